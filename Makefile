@@ -1,0 +1,49 @@
+# convstream — the two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: help install devstack-up devstack-down lint typecheck unit integration test demo bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## create .venv with the pinned dependencies
+
+devstack-up: install ## start Kafka, the schema registry, Postgres and Prometheus locally (no Docker)
+	scripts/devstack up
+
+devstack-down: ## stop the local services
+	scripts/devstack down
+
+lint: install ## ruff on the code and the tests
+	$(VENV)/bin/ruff check consumer tests scripts bench
+	$(VENV)/bin/ruff format --check consumer
+
+typecheck: install ## mypy --strict on consumer/
+	$(VENV)/bin/mypy
+
+unit: install ## unit tests only (nothing external)
+	$(VENV)/bin/pytest tests/unit -q
+
+test: install devstack-up lint typecheck ## everything CI runs: lint, types, unit, integration, e2e, chaos (bounded)
+	$(VENV)/bin/pytest tests -q -p no:cacheprovider
+
+demo: devstack-up ## the main job on the local stack, with a live progress line
+	$(PY) -m consumer.cli demo
+
+bench: devstack-up ## the benchmark harness (bench/)
+	$(PY) -m bench
+
+clean: ## remove caches (not the downloaded service jars)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,204 @@
+"""The SQL of the Postgres adapter, built once per conversation table with ``psycopg.sql``.
+
+The conversation table is a parameter (``PostgresSettings.table``, or a rebuild's shadow table), always
+quoted with :class:`psycopg.sql.Identifier`; values are always bound parameters.
+
+Times travel as epoch-millisecond ``bigint`` and become ``timestamptz`` in SQL with exact integer
+arithmetic (``timestamptz 'epoch' + ms * interval '1 millisecond'``), so Python never builds datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from psycopg import sql
+
+__all__ = [
+    "COLUMNS",
+    "STAGE_TABLE",
+    "TIME_COLUMNS",
+    "Query",
+    "Statements",
+    "build_statements",
+]
+
+#: A statement: plain or composed with identifiers.
+Query = sql.SQL | sql.Composed
+
+#: Staged columns, in COPY / VALUES order, with their staging types.
+COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("conversation_id", "text"),
+    ("conversation_start", "int8"),
+    ("conversation_end", "int8"),
+    ("originating_direction", "text"),
+    ("original_media_type", "text"),
+    ("conversation_initiator", "text"),
+    ("calculated_status", "text"),
+    ("status_changed_at", "int8"),
+    ("last_queue_id", "text"),
+    ("last_queue_name", "text"),
+    ("external_tag", "text"),
+    ("division_ids", "text[]"),
+    ("customer_participation", "bool"),
+    ("self_served", "bool"),
+    ("media_stats_min_conversation_mos", "float8"),
+    ("media_stats_min_conversation_rfactor", "float8"),
+    ("error_message", "text"),
+    ("error_at", "int8"),
+    ("state", "text"),
+    ("last_event_at", "int8"),
+    ("logic_version", "int4"),
+)
+TIME_COLUMNS: Final = frozenset(
+    {"conversation_start", "conversation_end", "status_changed_at", "last_event_at", "error_at"}
+)
+#: Columns whose difference makes a row "changed". The error columns are handled apart: a row without an
+#: error never clears a stored one (an error mark may have set it), and a null error_at keeps the stored one.
+_APART: Final = frozenset({"conversation_id", "error_message", "error_at"})
+_CONTENT: Final = tuple(name for name, _ in COLUMNS if name not in _APART)
+
+#: Session-local staging table for the COPY write method (created once per connection).
+STAGE_TABLE: Final = "convstream_stage"
+
+
+def _ms_to_ts(expr: sql.Composable) -> sql.Composed:
+    return sql.SQL("(timestamptz 'epoch' + {} * interval '1 millisecond')").format(expr)
+
+
+def _source_exprs(ref: sql.Composable | None) -> list[sql.Composable]:
+    """The SELECT / VALUES expressions turning staged values into column values."""
+    exprs: list[sql.Composable] = []
+    for name, typ in COLUMNS:
+        value: Query
+        if ref is None:
+            value = sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(typ))
+        else:
+            value = sql.SQL("{}.{}").format(ref, sql.Identifier(name))
+        if name in TIME_COLUMNS:
+            value = _ms_to_ts(value)
+        elif name == "state":
+            value = sql.SQL("{}::jsonb").format(value)
+        exprs.append(value)
+    return exprs
+
+
+def _upsert(table: sql.Identifier, source: sql.Composable) -> sql.Composed:
+    """``INSERT … ON CONFLICT DO UPDATE`` that rewrites only changed rows, never downgrading logic."""
+    names = [sql.Identifier(n) for n, _ in COLUMNS]
+    sets = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in _CONTENT]
+    old = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _CONTENT)
+    new = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in _CONTENT)
+    return sql.SQL(
+        "INSERT INTO {table} AS c ({names}, db_when_created, db_last_updated) {source} "
+        "ON CONFLICT (conversation_id) DO UPDATE SET {sets}, "
+        "error_message = COALESCE(EXCLUDED.error_message, c.error_message), "
+        "error_at = CASE WHEN EXCLUDED.error_message IS NULL THEN c.error_at "
+        "ELSE COALESCE(EXCLUDED.error_at, c.error_at) END, "
+        "db_last_updated = now() "
+        "WHERE (c.logic_version IS NULL OR c.logic_version <= EXCLUDED.logic_version) AND ("
+        "ROW({old}) IS DISTINCT FROM ROW({new}) "
+        "OR (EXCLUDED.error_message IS NOT NULL AND ROW(EXCLUDED.error_message, "
+        "COALESCE(EXCLUDED.error_at, c.error_at)) IS DISTINCT FROM ROW(c.error_message, c.error_at))) "
+        "RETURNING (xmax = 0) AS inserted"
+    ).format(
+        table=table,
+        names=sql.SQL(", ").join(names),
+        source=source,
+        sets=sql.SQL(", ").join(sets),
+        old=old,
+        new=new,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """Every statement the store runs, for one conversation table."""
+
+    create_stage: Query
+    copy_stage: Query
+    upsert_from_stage: Query
+    upsert_values: Query
+    mark_errors: Query
+    load_states: Query
+    refresh_queue_names: Query
+    advance_offset: Query
+    stored_offsets: Query
+    lock_queues: Query
+    upsert_queues: Query
+    queue_names: Query
+
+
+def build_statements(table_name: str) -> Statements:
+    """All statements for the conversation table ``table_name`` (unqualified, quoted as an identifier)."""
+    table = sql.Identifier(table_name)
+    stage = sql.Identifier(STAGE_TABLE)
+    stage_cols = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in COLUMNS
+    )
+    names = sql.SQL(", ").join(sql.Identifier(n) for n, _ in COLUMNS)
+    from_stage = sql.SQL(
+        "SELECT {exprs}, now(), now() FROM pg_temp.{stage} s ORDER BY s.conversation_id"
+    ).format(exprs=sql.SQL(", ").join(_source_exprs(sql.SQL("s"))), stage=stage)
+    values = sql.SQL("VALUES ({exprs}, now(), now())").format(exprs=sql.SQL(", ").join(_source_exprs(None)))
+    return Statements(
+        create_stage=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {stage} ({cols}) ON COMMIT DELETE ROWS").format(
+            stage=stage, cols=stage_cols
+        ),
+        copy_stage=sql.SQL("COPY pg_temp.{stage} ({names}) FROM STDIN (FORMAT BINARY)").format(
+            stage=stage, names=names
+        ),
+        upsert_from_stage=sql.SQL(
+            "WITH up AS ({upsert}) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        ).format(upsert=_upsert(table, from_stage)),
+        upsert_values=_upsert(table, values),
+        mark_errors=sql.SQL(
+            "INSERT INTO {table} AS c "
+            "(conversation_id, error_message, error_at, db_when_created, db_last_updated) "
+            "SELECT u.id, u.msg, {at}, now(), now() "
+            "FROM unnest(%(ids)s::text[], %(msgs)s::text[], %(ats)s::int8[]) AS u(id, msg, at) ORDER BY u.id "
+            "ON CONFLICT (conversation_id) DO UPDATE SET error_message = EXCLUDED.error_message, "
+            "error_at = EXCLUDED.error_at, db_last_updated = now() "
+            "WHERE (c.error_at IS NULL OR c.error_at <= EXCLUDED.error_at) "
+            "AND ROW(c.error_message, c.error_at) "
+            "IS DISTINCT FROM ROW(EXCLUDED.error_message, EXCLUDED.error_at)"
+        ).format(table=table, at=_ms_to_ts(sql.SQL("u.at"))),
+        load_states=sql.SQL(
+            "SELECT conversation_id, state FROM {table} WHERE conversation_id = ANY(%s) AND state IS NOT NULL"
+        ).format(table=table),
+        refresh_queue_names=sql.SQL(
+            "WITH u AS (SELECT * FROM unnest(%(ids)s::text[], %(old)s::text[], %(new)s::text[]) "
+            "AS u(id, old, new)), "
+            "target AS (SELECT c.conversation_id, u.new FROM {table} c JOIN u ON c.last_queue_id = u.id "
+            "WHERE (c.last_queue_name IS NULL OR c.last_queue_name = u.old) "
+            "AND c.last_queue_name IS DISTINCT FROM u.new "
+            "ORDER BY c.conversation_id FOR UPDATE OF c) "
+            "UPDATE {table} AS c SET last_queue_name = target.new, db_last_updated = now() "
+            "FROM target WHERE c.conversation_id = target.conversation_id"
+        ).format(table=table),
+        advance_offset=sql.SQL(
+            "INSERT INTO consumer_offset AS o (group_id, topic, partition, next_offset, updated_at) "
+            "VALUES (%(group)s, %(topic)s, %(partition)s, %(next)s, now()) "
+            "ON CONFLICT (group_id, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, updated_at = now() "
+            "WHERE o.next_offset = %(start)s RETURNING o.partition"
+        ),
+        stored_offsets=sql.SQL(
+            "SELECT partition, next_offset FROM consumer_offset WHERE group_id = %s AND topic = %s"
+        ),
+        lock_queues=sql.SQL(
+            "SELECT queue_id, name FROM queue WHERE queue_id = ANY(%s) ORDER BY queue_id FOR UPDATE"
+        ),
+        upsert_queues=sql.SQL(
+            "INSERT INTO queue AS q (queue_id, name, division_id, updated_at) "
+            "SELECT u.id, u.name, u.division, now() "
+            "FROM unnest(%(ids)s::text[], %(names)s::text[], %(divisions)s::text[]) AS u(id, name, division) "
+            "ORDER BY u.id "
+            "ON CONFLICT (queue_id) DO UPDATE SET name = EXCLUDED.name, division_id = EXCLUDED.division_id, "
+            "updated_at = now() "
+            "WHERE ROW(q.name, q.division_id) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.division_id) "
+            "RETURNING q.queue_id"
+        ),
+        queue_names=sql.SQL("SELECT queue_id, name FROM queue WHERE queue_id = ANY(%s) AND name IS NOT NULL"),
+    )

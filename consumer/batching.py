@@ -1,0 +1,203 @@
+"""The CPU part of a consumer batch: decode records, fold them per conversation, derive the rows.
+
+No I/O of its own: the writer-schema lookup and the queue directory are injected, so this runs the same
+in unit tests and in the pipeline. Poison records never take good ones with them: a record that does not
+decode, or whose fold raises, is set aside as a :class:`~consumer.dlq.Poison` and the rest of the batch
+goes on (a failed fold keeps the conversation's state from before that record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from consumer.adapters.kafka_consumer import Record
+from consumer.adapters.postgres_types import QueueInfo, RowWrite
+from consumer.codec.avro import decode_queue
+from consumer.codec.schemas import AvroSchema
+from consumer.codec.wire import split
+from consumer.dlq import Poison
+from consumer.domain import ConversationEvent, ConversationState, derive_row, fold, state_to_json
+from consumer.errors import InvalidEventError, PoisonRecordError
+
+__all__ = [
+    "DecodedBatch",
+    "FoldedBatch",
+    "QueueDirectory",
+    "decode_records",
+    "fold_batch",
+    "rederive",
+]
+
+EventDecoder = Callable[[bytes | None], ConversationEvent]
+WriterSchemas = Callable[[int], AvroSchema]
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """A batch after step 2 (decode).
+
+    Attributes:
+        events: conversation id -> its records and events, in consumption order.
+        queues: queue directory entries from the queues topic (the last one per queue wins).
+        poisons: records that can never be processed.
+        skipped: records deliberately ignored (queue tombstones).
+    """
+
+    events: dict[str, list[tuple[Record, ConversationEvent]]] = field(default_factory=dict)
+    queues: dict[str, QueueInfo] = field(default_factory=dict)
+    poisons: list[Poison] = field(default_factory=list)
+    skipped: int = 0
+
+
+@dataclass(slots=True)
+class FoldedBatch:
+    """A batch after step 3 (fold): only conversations whose state changed are in ``writes``.
+
+    ``newest_event`` maps each written conversation to its newest event time in the batch (epoch ms), for
+    the event-to-row latency.
+    """
+
+    writes: list[RowWrite] = field(default_factory=list)
+    unchanged: int = 0
+    processed: int = 0
+    poisons: list[Poison] = field(default_factory=list)
+    newest_event: list[int] = field(default_factory=list)
+    states: list[ConversationState] = field(default_factory=list)
+
+
+def _key_text(key: bytes | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _poison(record: Record, error: PoisonRecordError, cid: str | None, reason: str | None = None) -> Poison:
+    return Poison(record, error, reason or error.reason, cid)
+
+
+def decode_records(
+    records: Sequence[Record], decode_event: EventDecoder, writer_schemas: WriterSchemas, queues_topic: str
+) -> DecodedBatch:
+    """Step 2: decode every record; poison ones are set aside, the others grouped by conversation.
+
+    Raises:
+        RegistryUnavailableError: a writer schema could not be fetched (retry the whole batch).
+    """
+    out = DecodedBatch()
+    events = out.events
+    for record in records:
+        if record.topic == queues_topic:
+            _decode_queue(record, writer_schemas, out)
+            continue
+        try:
+            event = decode_event(record.value)
+        except PoisonRecordError as exc:
+            out.poisons.append(_poison(record, exc, _key_text(record.key)))
+            continue
+        bucket = events.get(event.conversation_id)
+        if bucket is None:
+            events[event.conversation_id] = [(record, event)]
+        else:
+            bucket.append((record, event))
+    return out
+
+
+def _decode_queue(record: Record, writer_schemas: WriterSchemas, out: DecodedBatch) -> None:
+    if record.value is None:
+        out.skipped += 1  # a compaction tombstone: the directory keeps the last known name
+        return
+    try:
+        schema_id, payload = split(record.value)
+        value = decode_queue(payload, writer_schemas(schema_id), schema_id=schema_id)
+    except PoisonRecordError as exc:
+        exc.raw = record.value
+        out.poisons.append(_poison(record, exc, None))
+        return
+    queue_id = str(value["queue_id"])
+    if value.get("deleted"):
+        out.skipped += 1
+        return
+    name = value.get("name")
+    division = value.get("division_id")
+    out.queues[queue_id] = QueueInfo(
+        queue_id, None if name is None else str(name), None if division is None else str(division)
+    )
+
+
+class QueueDirectory(Mapping[str, str]):
+    """The queue directory as ``derive_row`` sees it: known names, remembering the ids it missed.
+
+    The pipeline fills it from Postgres and the queues topic; :attr:`missed` tells which names to fetch
+    before deriving the affected rows again.
+    """
+
+    def __init__(self, names: dict[str, str] | None = None) -> None:
+        self.names: dict[str, str] = names if names is not None else {}
+        self.missed: set[str] = set()
+
+    def __getitem__(self, queue_id: str) -> str:
+        try:
+            return self.names[queue_id]
+        except KeyError:
+            self.missed.add(queue_id)
+            raise
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def fold_batch(
+    states: Mapping[str, ConversationState],
+    decoded: DecodedBatch,
+    directory: Mapping[str, str],
+) -> FoldedBatch:
+    """Step 3: fold each conversation's events over its stored state and derive the changed rows.
+
+    A fold that raises makes that record poison (``reason="fold"``); the conversation keeps the state
+    from before it and its other events still apply.
+    """
+    out = FoldedBatch()
+    for cid, items in decoded.events.items():
+        before = states.get(cid)
+        state = before
+        newest = -1
+        for record, event in items:
+            try:
+                state = fold(state, event)
+            except Exception as exc:  # any fold failure is this record's fault (SPEC §6.4)
+                error = InvalidEventError(f"fold failed: {type(exc).__name__}: {exc}", raw=record.value)
+                out.poisons.append(_poison(record, error, cid, "fold"))
+                continue
+            out.processed += 1
+            if event.event_time > newest:
+                newest = event.event_time
+        if state is None or state is before or state == before:
+            out.unchanged += 1
+            continue
+        out.writes.append(RowWrite(derive_row(state, directory), state_to_json(state), state.error_at))
+        out.newest_event.append(newest)
+        out.states.append(state)
+    return out
+
+
+def rederive(folded: FoldedBatch, directory: Mapping[str, str], queue_ids: set[str]) -> int:
+    """Derive again the rows whose last queue had no name and is in ``queue_ids`` (names just learned).
+
+    Returns how many rows changed.
+    """
+    changed = 0
+    for i, write in enumerate(folded.writes):
+        row = write.row
+        if row.last_queue_name is None and row.last_queue_id in queue_ids:
+            new = derive_row(folded.states[i], directory)
+            if new != row:
+                folded.writes[i] = RowWrite(new, write.state_json, write.error_at)
+                changed += 1
+    return changed

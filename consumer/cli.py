@@ -1,0 +1,109 @@
+"""The ``convstream`` command line.
+
+Each subcommand lives in ``consumer/commands/<name>.py`` and exposes ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; :data:`COMMANDS` lists them in help order.
+
+Exit codes (the same for every subcommand)::
+
+    0  success
+    1  failure: an error convstream could not handle (the message says what and where)
+    2  usage error, or bad input lines were reported (processing went on for the good ones)
+    3  invalid configuration (the message names the CONVSTREAM_* variable to fix)
+    4  a dependency (Kafka, schema registry, Postgres, Genesys) could not be reached
+    5  the consumer was wedged (no progress while work was pending) and stopped itself
+  130  interrupted before a graceful stop was possible
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from consumer import __version__
+from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
+from consumer.observability.logging import configure_logging
+from consumer.settings import load_settings
+
+__all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_UNAVAILABLE = 4
+EXIT_WEDGED = 5
+EXIT_INTERRUPTED = 130
+
+#: Subcommand modules under ``consumer.commands``, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = ("check", "bridge", "consume", "fold", "migrate", "schemas", "simulate", "status", "dlq", "demo")
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"consumer.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one subparser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="convstream",
+        description="Genesys Cloud conversation events -> Kafka (Avro) -> a conversation table in PostgreSQL.",
+        epilog="Settings come from CONVSTREAM_* environment variables (see README). "
+        "Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 bad configuration, 4 dependency unreachable, "
+        "5 wedged.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"convstream {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _load(name)
+        command = sub.add_parser(
+            module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP)
+        )
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"convstream: error: {message}", file=sys.stderr)
+    return code
+
+
+def _configure_logging() -> None:
+    """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that)."""
+    try:
+        observability = load_settings().observability
+    except ConfigError:
+        configure_logging()
+        return
+    configure_logging(observability.log_level, observability.log_format)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code (never raises for expected errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return EXIT_USAGE
+    _configure_logging()
+    try:
+        code: int = args._run(args)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    except WedgedError as exc:
+        return _fail(str(exc), EXIT_WEDGED)
+    except TransientError as exc:
+        return _fail(f"unavailable: {exc}", EXIT_UNAVAILABLE)
+    except ConvstreamError as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""``convstream bridge``: publish Genesys messages to Kafka as Avro (SPEC §7).
+
+Sources: ``--source file FILE…`` (JSON Lines of Notifications envelopes, EventBridge events or analytics
+records, auto-detected per line; ``-`` is stdin) or ``--source simulator`` (the contact-center simulator
+of ``convstream simulate``, with the same options). ``--queues FILE`` also publishes a queue directory
+(JSONL of ``{"id", "name"}``) on the compacted queues topic.
+
+Steps:
+
+1. Load and check the settings; reach Kafka (metadata within the admin timeout) or exit 4.
+2. Create the topics when missing (``--no-create-topics`` skips it): configured partitions and replication
+   factor, the queues topic compacted.
+3. Register the current schemas under ``<topic>-value`` and keep their ids for framing.
+4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.Bridge`);
+   SIGTERM/SIGINT stop the reading, and whatever was produced is flushed before exit.
+5. Print the summary line; exit 0, or 2 when bad lines were reported. Unacknowledged deliveries exit 1
+   (4 when Kafka was unreachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import orjson
+
+from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.schema_registry import SchemaRegistry, subject_for
+from consumer.bridge import Bridge, BridgeItem
+from consumer.bridge_sources import file_items, queue_records, simulator_items
+from consumer.codec.avro import encode_event, encode_queue
+from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
+from consumer.commands import simulate as simulate_command
+from consumer.observability.logging import configure_logging, register_secret
+from consumer.settings import Settings, load_settings
+from consumer.simulate import Simulation
+
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
+
+NAME = "bridge"
+HELP = "publish Genesys messages (JSONL files or the simulator) to Kafka as Avro"
+DESCRIPTION = __doc__
+
+EPILOG: Final = """\
+settings (environment variables; *_FILE variants read the value from a file):
+  CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS     Kafka bootstrap servers (default 127.0.0.1:19092)
+  CONVSTREAM_KAFKA__CLIENT_ID             client id (default convstream)
+  CONVSTREAM_KAFKA__SECURITY_PROTOCOL     PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+  CONVSTREAM_KAFKA__SASL_MECHANISM        PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+  CONVSTREAM_KAFKA__SASL_USERNAME / CONVSTREAM_KAFKA__SASL_PASSWORD
+  CONVSTREAM_KAFKA__SSL_CA_LOCATION / _SSL_CERTIFICATE_LOCATION / _SSL_KEY_LOCATION / _SSL_KEY_PASSWORD
+  CONVSTREAM_KAFKA__EXTRA                 librdkafka passthrough as JSON, e.g. {"message.timeout.ms":"30000"};
+                                          socket.timeout.ms also bounds admin calls (default 10 s)
+  CONVSTREAM_TOPICS__EVENTS               events topic (default genesys.conversation.events)
+  CONVSTREAM_TOPICS__QUEUES               queue directory topic, compacted (default genesys.routing.queues)
+  CONVSTREAM_TOPICS__DLQ                  dead-letter topic (default genesys.conversation.events.dlq)
+  CONVSTREAM_TOPICS__PARTITIONS           partitions of created topics (default 12)
+  CONVSTREAM_TOPICS__REPLICATION_FACTOR   replication factor of created topics (default 1)
+  CONVSTREAM_SCHEMA_REGISTRY__URL         Confluent-compatible registry (default Apicurio ccompat v7)
+  CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER / CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_PASSWORD
+  CONVSTREAM_SCHEMA_REGISTRY__TIMEOUT_SECONDS
+  CONVSTREAM_BRIDGE__SOURCE              file | simulator: the default of --source (default simulator)
+  CONVSTREAM_BRIDGE__COMPRESSION          none | gzip | snappy | lz4 | zstd (default lz4)
+  CONVSTREAM_BRIDGE__LINGER_MS            producer linger.ms (default 20)
+  CONVSTREAM_OBSERVABILITY__LOG_LEVEL     DEBUG | INFO | WARNING | ERROR
+  CONVSTREAM_OBSERVABILITY__LOG_FORMAT    auto | json | human
+
+The producer always runs with enable.idempotence=true, acks=all and partitioner=murmur2_random
+(Java-compatible co-partitioning by conversation id).
+
+exit codes: 0 every line published; 2 bad lines were reported (good lines published) or usage error;
+1 deliveries failed; 3 invalid configuration; 4 Kafka or the schema registry unreachable."""
+
+_EXIT_USAGE: Final = 2
+_DEFAULT_ADMIN_TIMEOUT_SECONDS: Final = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--source``, ``FILE…``, ``--queues``, ``--no-create-topics``, ``--progress-seconds`` + simulator."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "--source",
+        choices=("file", "simulator"),
+        default=None,
+        help="where messages come from (default: CONVSTREAM_BRIDGE__SOURCE, file when FILEs are given)",
+    )
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="JSONL input files for --source file; '-' = stdin"
+    )
+    parser.add_argument(
+        "--queues",
+        metavar="FILE",
+        help='queue directory JSONL of {"id", "name"}: published keyed by queue id on the queues topic',
+    )
+    parser.add_argument(
+        "--no-create-topics",
+        action="store_true",
+        help="do not create missing topics (they must exist; Kafka's auto creation is usually off)",
+    )
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between progress lines on stderr (0: none; default 5)",
+    )
+    _add_simulator_arguments(parser)
+
+
+#: ``convstream simulate`` flags that make no sense here (outputs) or clash with ours (``--queues FILE``).
+_SIM_SKIPPED: Final = frozenset({"help", "out", "truth", "queues_out", "quiet"})
+_SIM_RENAMED: Final = {"--queues": "--sim-queues"}
+_SIM_PREFIX: Final = "sim_"
+
+
+def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    """Reuse ``convstream simulate``'s model, stopping and delivery flags (one definition, no drift).
+
+    Its ``--queues N`` becomes ``--sim-queues N`` here, because ``--queues FILE`` is the directory file.
+    """
+    template = argparse.ArgumentParser(add_help=False)
+    simulate_command.add_arguments(template)
+    group = parser.add_argument_group("simulator (--source simulator; as in `convstream simulate`)")
+    for action in template._actions:  # argparse has no public API to copy arguments between parsers
+        if action.dest in _SIM_SKIPPED or not isinstance(action, argparse._StoreAction):
+            continue
+        options = [_SIM_RENAMED.get(option, option) for option in action.option_strings]
+        extra: dict[str, Any] = {} if action.type is None else {"type": action.type}
+        group.add_argument(
+            *options,
+            dest=_SIM_PREFIX + action.dest,
+            nargs=action.nargs,
+            const=action.const,
+            default=action.default,
+            choices=action.choices,
+            help=action.help,
+            metavar=action.metavar or action.dest.upper(),
+            **extra,
+        )
+
+
+def _simulation(args: argparse.Namespace) -> Simulation:
+    """The simulation the ``sim_*`` flags describe (``ValueError`` on a bad value)."""
+    values = {k[len(_SIM_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(_SIM_PREFIX)}
+    return Simulation(simulate_command.options_from_args(argparse.Namespace(**values)))
+
+
+def _source(args: argparse.Namespace, settings: Settings) -> str:
+    if args.source is not None:
+        return str(args.source)
+    if args.files:
+        return "file"
+    return settings.bridge.source
+
+
+def _items(args: argparse.Namespace, simulation: Simulation | None) -> Iterator[BridgeItem]:
+    if simulation is not None:
+        return simulator_items(simulation)
+    return file_items(args.files)
+
+
+def _usage(message: str) -> int:
+    print(f"convstream bridge: error: {message}", file=sys.stderr)
+    return _EXIT_USAGE
+
+
+def _check_usage(args: argparse.Namespace, source: str) -> str | None:
+    if source == "genesys":
+        return "--source genesys is not available yet: use --source file or --source simulator"
+    if source == "file" and not args.files:
+        return "--source file needs at least one FILE ('-' reads stdin)"
+    if source == "simulator" and args.files:
+        return "FILE arguments are only for --source file"
+    for path in [*(p for p in args.files if p != "-"), *([args.queues] if args.queues else [])]:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+    return None
+
+
+def _admin_timeout(settings: Settings) -> float:
+    raw = settings.kafka.extra.get("socket.timeout.ms")
+    try:
+        return float(raw) / 1000.0 if raw is not None else _DEFAULT_ADMIN_TIMEOUT_SECONDS
+    except ValueError:
+        return _DEFAULT_ADMIN_TIMEOUT_SECONDS
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (reading ends, the bridge flushes); previous handlers restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _register_secrets(settings: Settings) -> None:
+    for secret in (
+        settings.kafka.sasl_password,
+        settings.kafka.ssl_key_password,
+        settings.schema_registry.basic_auth_password,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+def _schema_ids(settings: Settings) -> tuple[int, int]:
+    """Register the current schemas under ``<topic>-value`` (idempotent) and return their ids."""
+    registry = SchemaRegistry(settings.schema_registry)
+    topics = settings.topics
+    try:
+        event_id = registry.register(subject_for(topics.events), schema_text(CONVERSATION_EVENT))
+        queue_id = registry.register(subject_for(topics.queues), schema_text(QUEUE))
+    finally:
+        registry.close()
+    return event_id, queue_id
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the bridge (see the module docstring for the steps and exit codes)."""
+    # Step 1. Settings, usage, and Kafka reachable.
+    settings = load_settings()
+    _register_secrets(settings)
+    configure_logging(settings.observability.log_level, settings.observability.log_format)
+    source = _source(args, settings)
+    problem = _check_usage(args, source)
+    if problem is not None:
+        return _usage(problem)
+    try:
+        simulation = _simulation(args) if source == "simulator" else None
+    except ValueError as exc:
+        return _usage(str(exc))
+    admin = KafkaAdmin(settings.kafka, timeout_seconds=_admin_timeout(settings))
+    admin.ping()
+    # Step 2. Topics.
+    if not args.no_create_topics:
+        admin.ensure_topics(settings.topics)
+    # Step 3. Schemas.
+    event_schema_id, queue_schema_id = _schema_ids(settings)
+    # Step 4. Publish.
+    producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
+    bridge = Bridge(
+        producer,
+        events_topic=settings.topics.events,
+        event_schema_id=event_schema_id,
+        encode_event=encode_event,
+        progress_seconds=args.progress_seconds,
+    )
+    with _stop_on_signals(bridge.stop_event):
+        now_ms = int(time.time() * 1000)
+        if args.queues:
+            with open(args.queues, "rb") as lines:
+                records = queue_records(lines, source_name=args.queues, updated_at=now_ms)
+                bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
+        if simulation is not None:
+            # The simulated org's queue directory, so consumers can name the queues of its events.
+            directory = simulation.queue_directory()
+            records = queue_records(
+                (orjson.dumps(q) for q in directory), source_name="<simulator>", updated_at=now_ms
+            )
+            bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
+        # Step 5. The summary is reported by the bridge; bad lines decide the exit code.
+        summary = bridge.run(_items(args, simulation))
+    return summary.exit_code

@@ -1,0 +1,180 @@
+"""``convstream consume [--until-end] [--group-id G]``: Kafka -> conversation table (SPEC §6).
+
+Steps:
+
+1. Load the settings (environment only), configure JSON logging, register secrets.
+2. Reach Postgres and Kafka (exit 4 when either cannot be reached); in bounded mode capture the end
+   offsets of every partition of the events and queues topics.
+3. Serve ``/metrics``, ``/livez``, ``/readyz`` on the observability port (0: any free port).
+4. Run the pipeline (:mod:`consumer.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
+   exit 0 within ``shutdown_grace_seconds``) or, with ``--until-end``, until every captured end offset is
+   committed in Postgres (exit 0).
+5. Print the totals as one JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry
+
+from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter
+from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
+from consumer.dlq import DeadLetterQueue
+from consumer.errors import ConfigError, ConvstreamError
+from consumer.observability.health import HealthServer, HealthState
+from consumer.observability.logging import configure_logging, register_secret
+from consumer.observability.metrics import ConsumerMetrics
+from consumer.pipeline import Pipeline
+from consumer.pipeline_support import PipelineConfig, Sink
+from consumer.settings import BridgeSettings, Settings, load_settings
+
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "build_pipeline", "run"]
+
+NAME = "consume"
+HELP = "consume the events topic into the conversation table (exactly-once effects)"
+DESCRIPTION = __doc__
+
+EPILOG: Final = """\
+settings (environment variables; *_FILE variants read the value from a file):
+  CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS, CONVSTREAM_KAFKA__EXTRA (librdkafka passthrough JSON), SASL/SSL …
+  CONVSTREAM_TOPICS__EVENTS / __QUEUES / __DLQ
+  CONVSTREAM_SCHEMA_REGISTRY__URL
+  CONVSTREAM_POSTGRES__DSN, CONVSTREAM_POSTGRES__TABLE
+  CONVSTREAM_CONSUMER__GROUP_ID (default convstream), CONVSTREAM_CONSUMER__GROUP_INSTANCE_ID (static
+    membership, e.g. the pod name), CONVSTREAM_CONSUMER__BATCH_MAX_EVENTS / __BATCH_MAX_BYTES /
+    __BATCH_MAX_MS, __AUTO_OFFSET_RESET, __WEDGE_TIMEOUT_SECONDS, __RETRY_INITIAL_SECONDS,
+    __RETRY_MAX_SECONDS, __SHUTDOWN_GRACE_SECONDS
+  CONVSTREAM_OBSERVABILITY__METRICS_HOST / __METRICS_PORT (0: any free port), __LOG_LEVEL, __LOG_FORMAT
+
+exit codes: 0 stopped by SIGTERM/SIGINT or end offsets reached; 1 failure; 3 invalid configuration;
+4 Kafka, the schema registry or PostgreSQL unreachable at start; 5 wedged (no progress while lag > 0)."""
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--until-end``, ``--group-id``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "--until-end",
+        action="store_true",
+        help="capture the end offsets at start and exit 0 once all are committed (backfill, replay, tests)",
+    )
+    parser.add_argument(
+        "--group-id", metavar="G", default=None, help="consumer group (default CONVSTREAM_CONSUMER__GROUP_ID)"
+    )
+
+
+def _register_secrets(settings: Settings) -> None:
+    for secret in (
+        settings.kafka.sasl_password,
+        settings.kafka.ssl_key_password,
+        settings.schema_registry.basic_auth_password,
+        settings.postgres.dsn,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+
+
+def end_offsets(admin: KafkaAdmin, settings: Settings) -> dict[TP, int]:
+    """The end offset of every partition of the events topic and (when it exists) the queues topic."""
+    topics = admin.list_topics()
+    if settings.topics.events not in topics:
+        raise ConvstreamError(f"topic {settings.topics.events!r} does not exist (CONVSTREAM_TOPICS__EVENTS)")
+    out: dict[TP, int] = {}
+    for topic in (settings.topics.events, settings.topics.queues):
+        if topic in topics:
+            out.update({(topic, p): o for p, o in admin.end_offsets(topic).items()})
+    return out
+
+
+def build_pipeline(
+    settings: Settings, stack: ExitStack, group_id: str | None = None
+) -> tuple[Pipeline, PostgresStore, HealthState, CollectorRegistry]:
+    """Wire the adapters into a pipeline; everything opened is closed by ``stack``."""
+    registry = SchemaRegistry(settings.schema_registry)
+    stack.callback(registry.close)
+    store = stack.enter_context(PostgresStore(settings.postgres))
+    producer = KafkaProducerAdapter(
+        settings.kafka, BridgeSettings(linger_ms=5), overrides={"message.timeout.ms": "60000"}
+    )
+    stack.callback(producer.close)
+    config = PipelineConfig.from_settings(settings.consumer, settings.topics, group_id)
+    source = KafkaConsumerAdapter(settings.kafka, settings.consumer, group_id=config.group_id)
+    prom = CollectorRegistry()
+    health = HealthState()
+    pipeline = Pipeline(
+        source,
+        Sink(store, DeadLetterQueue(producer, settings.topics.dlq)),
+        (EventDeserializer(registry), registry.writer_schema),
+        config,
+        (ConsumerMetrics.create(prom), health),
+    )
+    return pipeline, store, health, prom
+
+
+@contextmanager
+def _stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
+    """SIGTERM/SIGINT stop the pipeline gracefully; previous handlers are restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        pipeline.stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the consumer (see the module docstring for the steps and exit codes)."""
+    # Step 1.
+    settings = load_settings()
+    _register_secrets(settings)
+    obs = settings.observability
+    configure_logging(obs.log_level, obs.log_format)
+    with ExitStack() as stack:
+        pipeline, store, health, prom = build_pipeline(settings, stack, args.group_id)
+        # Step 2.
+        store.ping()
+        health.store_ok()
+        admin = KafkaAdmin(settings.kafka)
+        admin.ping()
+        ends = end_offsets(admin, settings) if args.until_end else None
+        # Step 3.
+        server = HealthServer(obs.metrics_host, obs.metrics_port, prom, health)
+        try:
+            server.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {obs.metrics_host}:{obs.metrics_port}: {exc.strerror}",
+                variable="CONVSTREAM_OBSERVABILITY__METRICS_PORT",
+            ) from exc
+        stack.callback(server.stop)
+        # Step 4.
+        log.info(
+            "consumer starting",
+            extra={"group_id": pipeline.config.group_id, "until_end": bool(ends is not None)},
+        )
+        with _stop_on_signals(pipeline):
+            totals = pipeline.run(ends)
+    # Step 5.
+    print(json.dumps(totals.as_fields(), sort_keys=True), flush=True)
+    return 0

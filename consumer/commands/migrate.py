@@ -1,0 +1,71 @@
+"""``convstream migrate [--dry-run]``: create or upgrade the PostgreSQL schema (SPEC §5).
+
+Steps:
+
+1. Load the settings; the DSN is ``CONVSTREAM_POSTGRES__MIGRATION_DSN`` (a DDL-capable role), else
+   ``CONVSTREAM_POSTGRES__DSN``.
+2. Apply the pending files of ``consumer/sql`` under an advisory lock (safe when two pods run it at once),
+   refusing if an applied file changed; ``--dry-run`` only lists them.
+3. Print one line per applied (or pending) migration and a summary; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Final
+
+from consumer.observability.logging import register_secret
+from consumer.ops.migrate import migrate
+from consumer.settings import load_settings
+
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
+
+NAME = "migrate"
+HELP = "create or upgrade the PostgreSQL tables (idempotent, safe to run concurrently)"
+DESCRIPTION = __doc__
+
+EPILOG: Final = """\
+settings (environment variables; *_FILE variants read the value from a file):
+  CONVSTREAM_POSTGRES__MIGRATION_DSN   DSN of the role that may run DDL (default: CONVSTREAM_POSTGRES__DSN)
+  CONVSTREAM_POSTGRES__DSN             runtime DSN (default postgresql://postgres@127.0.0.1:15432/convstream)
+  CONVSTREAM_POSTGRES__TABLE           conversation table name (default conversation)
+
+The migration creates the NOLOGIN role convstream_runtime (SELECT/INSERT/UPDATE, no DDL); grant it to the
+login role of CONVSTREAM_POSTGRES__DSN, e.g.
+  CREATE ROLE convstream_app LOGIN PASSWORD '…' IN ROLE convstream_runtime;
+
+exit codes: 0 up to date; 1 an applied migration was changed or a migration failed; 3 invalid
+configuration; 4 PostgreSQL unreachable."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dry-run``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list pending migrations and check applied ones; change nothing",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Apply (or list) pending migrations; see the module docstring."""
+    # Step 1.
+    pg = load_settings().postgres
+    secret = pg.migration_dsn or pg.dsn
+    dsn = secret.get_secret_value()
+    register_secret(dsn)
+    # Step 2.
+    report = migrate(dsn, table=pg.table, dry_run=args.dry_run, connect_timeout=pg.connect_timeout_seconds)
+    # Step 3.
+    verb = "pending" if report.dry_run else "applied"
+    for mig in report.applied:
+        print(f"{verb} {mig.version:04d}_{mig.name}")
+    for version in report.unknown:
+        print(f"note: version {version:04d} is applied in the database but unknown to this build")
+    print(
+        f"{len(report.applied)} {verb}, {len(report.already_applied)} already applied"
+        + (" (dry run: nothing changed)" if report.dry_run else "")
+    )
+    return 0

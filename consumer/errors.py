@@ -1,0 +1,168 @@
+"""The one exception tree of convstream.
+
+Third-party errors (confluent-kafka, psycopg, fastavro, httpx, pydantic) are translated into these
+classes at the adapter boundary (``raise OurError(...) from exc``); callers classify by type, never by
+message text.
+
+::
+
+    ConvstreamError
+    ├── ConfigError                  invalid settings; names the environment variable to fix
+    ├── InputError                   a bad line in a JSONL input (file, line number, reason)
+    ├── NormalizeError               a Genesys message we cannot turn into a domain event
+    │   └── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
+    ├── PoisonRecordError            one Kafka record that can never be processed -> dead-letter topic
+    │   ├── FramingError             not Confluent-framed (magic byte, 5-byte header)
+    │   ├── UnknownSchemaError       the registry answered, and has no such schema id
+    │   ├── PayloadDecodeError       framed, schema known, Avro body does not decode
+    │   └── InvalidEventError        decodes, but semantically invalid (e.g. no conversation id)
+    ├── TransientError               retry with backoff; never dead-lettered, never skipped
+    │   ├── BrokerUnavailableError
+    │   ├── RegistryUnavailableError
+    │   └── StoreUnavailableError    Postgres unreachable, serialization failure, deadlock, read-only
+    ├── StoreError                   a Postgres error that retrying will not fix
+    ├── FencedError                  another consumer owns the partition now (offset fence failed)
+    ├── PublishError                 a produce was not acknowledged
+    ├── SchemaCompatibilityError     a schema change breaks BACKWARD_TRANSITIVE compatibility
+    └── WedgedError                  no progress while work is pending; the process must restart
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerUnavailableError",
+    "ConfigError",
+    "ConvstreamError",
+    "FencedError",
+    "FramingError",
+    "InputError",
+    "InvalidEventError",
+    "NormalizeError",
+    "PayloadDecodeError",
+    "PoisonRecordError",
+    "PublishError",
+    "RegistryUnavailableError",
+    "SchemaCompatibilityError",
+    "StoreError",
+    "StoreUnavailableError",
+    "TransientError",
+    "UnknownSchemaError",
+    "UnknownTopicError",
+    "WedgedError",
+]
+
+
+class ConvstreamError(Exception):
+    """Root of every error convstream raises on purpose."""
+
+
+class ConfigError(ConvstreamError):
+    """Settings are invalid; the message names the variable to fix."""
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+class InputError(ConvstreamError):
+    """A bad line in a JSON Lines input file."""
+
+    def __init__(self, reason: str, *, source: str, line: int) -> None:
+        super().__init__(f"{source}:{line}: {reason}")
+        self.reason = reason
+        self.source = source
+        self.line = line
+
+
+class NormalizeError(ConvstreamError):
+    """A Genesys message that cannot be turned into a domain event."""
+
+
+class UnknownTopicError(NormalizeError):
+    """A Genesys topic convstream does not handle; reported and skipped, never guessed."""
+
+    def __init__(self, topic_name: str) -> None:
+        super().__init__(f"unknown topic {topic_name!r}")
+        self.topic_name = topic_name
+
+
+class PoisonRecordError(ConvstreamError):
+    """One record that can never be processed; it goes to the dead-letter topic.
+
+    ``raw`` is the record's value bytes (as received) so the dead-letter path can keep them intact.
+    """
+
+    reason = "poison"
+
+    def __init__(self, message: str, *, raw: bytes | None = None, schema_id: int | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.schema_id = schema_id
+
+
+class FramingError(PoisonRecordError):
+    """The value is not in the Confluent wire format (magic byte 0 + 4-byte schema id)."""
+
+    reason = "framing"
+
+
+class UnknownSchemaError(PoisonRecordError):
+    """The registry was reached and has no schema with this id."""
+
+    reason = "unknown_schema"
+
+
+class PayloadDecodeError(PoisonRecordError):
+    """Framed with a known schema id, but the Avro body does not decode with that schema."""
+
+    reason = "payload"
+
+
+class InvalidEventError(PoisonRecordError):
+    """Decodes, but is semantically invalid (no conversation id, impossible values, fold failure)."""
+
+    reason = "invalid_event"
+
+
+class TransientError(ConvstreamError):
+    """A dependency is unavailable or busy; retry with backoff, never dead-letter, never skip."""
+
+
+class BrokerUnavailableError(TransientError):
+    """Kafka cannot be reached or refuses the operation for now."""
+
+
+class RegistryUnavailableError(TransientError):
+    """The schema registry cannot be reached or answered with a server error."""
+
+
+class StoreUnavailableError(TransientError):
+    """Postgres is unreachable, read-only, out of connections, or the transaction must be retried."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class StoreError(ConvstreamError):
+    """A Postgres error that retrying will not fix (bad SQL, constraint, permission)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class FencedError(ConvstreamError):
+    """The stored offset moved under us: another consumer owns the partition; drop the batch."""
+
+
+class PublishError(ConvstreamError):
+    """A Kafka produce was not acknowledged."""
+
+
+class SchemaCompatibilityError(ConvstreamError):
+    """A schema change is not BACKWARD_TRANSITIVE compatible with released history."""
+
+
+class WedgedError(ConvstreamError):
+    """No poll or commit progress while lag > 0 for longer than the watchdog timeout."""

@@ -1,0 +1,176 @@
+"""What :mod:`consumer.pipeline` depends on: its ports, its configuration, the queue-name cache, totals.
+
+The ports are small Protocols so the unit tests can drive the loop with fakes; the real implementations
+are :class:`~consumer.adapters.kafka_consumer.KafkaConsumerAdapter`,
+:class:`~consumer.adapters.postgres.PostgresStore` and :class:`~consumer.dlq.DeadLetterQueue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
+from consumer.adapters.postgres_types import BatchWrite, QueueInfo, WriteResult
+from consumer.batching import FoldedBatch, QueueDirectory, rederive
+from consumer.dlq import Poison
+from consumer.domain import ConversationState
+from consumer.settings import ConsumerSettings, TopicSettings
+
+__all__ = ["DeadLetters", "PipelineConfig", "QueueNames", "Sink", "Source", "Store", "Totals"]
+
+
+class Source(Protocol):
+    """The Kafka side of the loop."""
+
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None: ...
+    def poll_batch(self, max_events: int, max_bytes: int, max_ms: int) -> list[Record]: ...
+    def take_eofs(self) -> dict[TP, int]: ...
+    def pause(self, partitions: Sequence[TP]) -> None: ...
+    def resume(self, partitions: Sequence[TP]) -> None: ...
+    def seek(self, partition: TP, offset: int) -> None: ...
+    def commit_async(self, offsets: Mapping[TP, int], *, wait: bool = False) -> None: ...
+    def high_watermark(self, partition: TP) -> int | None: ...
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """The Postgres side of the loop."""
+
+    def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
+    def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
+    def queue_names(self, ids: Sequence[str]) -> dict[str, str]: ...
+    def upsert_queues(self, queues: Sequence[QueueInfo]) -> int: ...
+    def write_batch(self, batch: BatchWrite) -> WriteResult: ...
+
+
+class DeadLetters(Protocol):
+    """The dead-letter topic: returns once every letter is acknowledged."""
+
+    def send(self, poisons: Sequence[Poison]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """Where a batch goes: Postgres and the dead-letter topic."""
+
+    store: Store
+    dead_letters: DeadLetters
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """The loop's knobs (from ``ConsumerSettings`` and ``TopicSettings``)."""
+
+    group_id: str
+    events_topic: str
+    queues_topic: str
+    batch_max_events: int = 5000
+    batch_max_bytes: int = 8 * 1024 * 1024
+    batch_max_ms: int = 250
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    wedge_timeout_seconds: float = 300.0
+    shutdown_grace_seconds: float = 25.0
+    lag_refresh_seconds: float = 5.0
+    queue_name_ttl_seconds: float = 60.0
+
+    @classmethod
+    def from_settings(
+        cls, consumer: ConsumerSettings, topics: TopicSettings, group_id: str | None = None
+    ) -> PipelineConfig:
+        """The configuration of a process; ``group_id`` overrides the settings' group."""
+        return cls(
+            group_id=group_id or consumer.group_id,
+            events_topic=topics.events,
+            queues_topic=topics.queues,
+            batch_max_events=consumer.batch_max_events,
+            batch_max_bytes=consumer.batch_max_bytes,
+            batch_max_ms=consumer.batch_max_ms,
+            retry_initial_seconds=consumer.retry_initial_seconds,
+            retry_max_seconds=consumer.retry_max_seconds,
+            wedge_timeout_seconds=consumer.wedge_timeout_seconds,
+            shutdown_grace_seconds=consumer.shutdown_grace_seconds,
+        )
+
+
+class QueueNames:
+    """The queue directory for ``derive_row``: names cached from Postgres and the queues topic.
+
+    Names are cached for ``ttl_seconds`` (a rename made by another consumer reaches rows through the
+    store's refresh of the queue table and, at the latest, after the TTL here); ids with no directory
+    entry are remembered for the same time so they cost no query per batch.
+    """
+
+    def __init__(self, store: Store, ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._dir = QueueDirectory()
+        self._absent: dict[str, float] = {}
+        self._expires = clock() + ttl_seconds
+
+    def directory(self, learned: Iterable[QueueInfo] = ()) -> QueueDirectory:
+        """The directory for this batch, with the queue records just consumed applied."""
+        now = self._clock()
+        if now >= self._expires:
+            self._dir = QueueDirectory()
+            self._absent.clear()
+            self._expires = now + self._ttl
+        for q in learned:
+            if q.name is not None:
+                self._dir.names[q.queue_id] = q.name
+                self._absent.pop(q.queue_id, None)
+        self._dir.missed.clear()
+        return self._dir
+
+    def fill(self, folded: FoldedBatch) -> None:
+        """Fetch the names ``derive_row`` missed and derive the affected rows again."""
+        now = self._clock()
+        wanted = sorted(q for q in self._dir.missed if self._absent.get(q, 0.0) <= now)
+        self._dir.missed.clear()
+        if not wanted:
+            return
+        found = self._store.queue_names(wanted)
+        self._dir.names.update(found)
+        for q in wanted:
+            if q not in found:
+                self._absent[q] = now + self._ttl
+        if found:
+            rederive(folded, self._dir, set(found))
+
+
+@dataclass(slots=True)
+class Totals:
+    """What a run did (logged at the end, printed by ``convstream consume``)."""
+
+    batches: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+    skipped: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, processed: int, dlq: int, skipped: int, result: WriteResult, unchanged: int) -> None:
+        """Count one committed batch."""
+        self.batches += 1
+        self.processed += processed
+        self.dead_lettered += dlq
+        self.skipped += skipped
+        self.inserted += result.inserted
+        self.updated += result.updated
+        self.unchanged += unchanged
+
+    def as_fields(self) -> dict[str, int]:
+        """The totals as log fields."""
+        return {
+            "batches": self.batches,
+            "processed": self.processed,
+            "dead_lettered": self.dead_lettered,
+            "skipped": self.skipped,
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "rows_unchanged": self.unchanged,
+        }

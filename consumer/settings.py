@@ -1,0 +1,246 @@
+"""One settings tree for every convstream process.
+
+Read from environment variables with the prefix ``CONVSTREAM_`` and ``__`` between nesting levels, e.g.
+``CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS`` or ``CONVSTREAM_POSTGRES__DSN``. Any variable may instead be given
+as ``<NAME>_FILE`` holding a path whose content is the value (Kubernetes Secrets mounted as files), e.g.
+``CONVSTREAM_GENESYS__CLIENT_SECRET_FILE=/var/run/secrets/genesys/client-secret``.
+
+Defaults work against the local devstack (``scripts/devstack up``). Only the CLI instantiates
+:class:`Settings`; everything else receives the sub-settings it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from consumer.errors import ConfigError
+
+__all__ = [
+    "BridgeSettings",
+    "ConsumerSettings",
+    "GenesysSettings",
+    "KafkaSettings",
+    "ObservabilitySettings",
+    "PostgresSettings",
+    "SchemaRegistrySettings",
+    "Settings",
+    "TopicSettings",
+    "env_name",
+    "load_settings",
+]
+
+ENV_PREFIX = "CONVSTREAM_"
+NESTED = "__"
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+
+class KafkaSettings(_Section):
+    """Kafka connection; anything not modelled here goes through ``extra`` to librdkafka as is."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_id: str = "convstream"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    extra: dict[str, str] = Field(
+        default_factory=dict,
+        description='librdkafka passthrough as JSON, e.g. {"fetch.min.bytes": "65536"}',
+    )
+
+    def as_librdkafka(self) -> dict[str, str]:
+        """The librdkafka configuration for these settings (``_`` becomes ``.``)."""
+        conf: dict[str, str] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol,
+        }
+        optional: dict[str, str | SecretStr | None] = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        for key, value in optional.items():
+            if value is not None:
+                conf[key] = value.get_secret_value() if isinstance(value, SecretStr) else value
+        conf.update(self.extra)
+        return conf
+
+
+class TopicSettings(_Section):
+    """Topic names and how the bridge creates them when missing."""
+
+    events: str = "genesys.conversation.events"
+    queues: str = "genesys.routing.queues"
+    dlq: str = "genesys.conversation.events.dlq"
+    partitions: int = Field(default=12, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class SchemaRegistrySettings(_Section):
+    """Confluent-compatible schema registry (Confluent, or Apicurio's ccompat API)."""
+
+    url: str = "http://127.0.0.1:18081/apis/ccompat/v7"
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class PostgresSettings(_Section):
+    """PostgreSQL; the DSN may carry a password, so it is a secret."""
+
+    dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:15432/convstream")
+    migration_dsn: SecretStr | None = Field(
+        default=None, description="DSN of the DDL role for `convstream migrate`; defaults to dsn"
+    )
+    table: str = Field(default="conversation", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=4, ge=1)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class ConsumerSettings(_Section):
+    """The consumer loop (SPEC §6)."""
+
+    group_id: str = "convstream"
+    group_instance_id: str | None = None
+    batch_max_events: int = Field(default=5000, ge=1)
+    batch_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    batch_max_ms: int = Field(default=250, ge=1)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    wedge_timeout_seconds: float = Field(default=300.0, gt=0)
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+
+
+class GenesysSettings(_Section):
+    """Genesys Cloud OAuth client (client credentials) and subscription scope."""
+
+    region: str = "us-east-1"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_base_url: str | None = Field(default=None, description="override the region's API URL (tests)")
+    login_base_url: str | None = Field(default=None, description="override the region's login URL (tests)")
+    queue_ids: list[str] = Field(default_factory=list)
+    user_ids: list[str] = Field(default_factory=list)
+    all_queues: bool = False
+    detail_events: bool = False
+
+
+class BridgeSettings(_Section):
+    """The bridge (SPEC §7): source selection and the producer."""
+
+    source: Literal["genesys", "file", "simulator"] = "simulator"
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    linger_ms: int = Field(default=20, ge=0)
+    queue_sync_seconds: float = Field(default=900.0, gt=0)
+
+
+class ObservabilitySettings(_Section):
+    """Logs, metrics and health endpoints."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "human"] = "auto"
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - a pod serves /metrics to Prometheus on all interfaces
+    metrics_port: int = Field(default=9400, ge=0, le=65535)
+
+
+class _EnvWithoutFileVariables(EnvSettingsSource):
+    """The environment, minus ``*_FILE`` variables (they name files; :class:`_FileSecretsSource` reads them)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k: v for k, v in super()._load_env_vars().items() if not k.endswith("_file")}
+
+
+class _FileSecretsSource(PydanticBaseSettingsSource):
+    """``CONVSTREAM_X__Y_FILE=/path`` supplies ``x.y`` from the file's content (trailing newline dropped)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, path in os.environ.items():
+            if not (name.startswith(ENV_PREFIX) and name.endswith("_FILE")):
+                continue
+            keys = name[len(ENV_PREFIX) : -len("_FILE")].lower().split(NESTED)
+            try:
+                content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}", variable=name) from exc
+            target = values
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            target[keys[-1]] = content
+        return values
+
+
+class Settings(BaseSettings):
+    """The whole configuration of a convstream process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    topics: TopicSettings = TopicSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    postgres: PostgresSettings = PostgresSettings()
+    consumer: ConsumerSettings = ConsumerSettings()
+    genesys: GenesysSettings = GenesysSettings()
+    bridge: BridgeSettings = BridgeSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _EnvWithoutFileVariables(settings_cls), _FileSecretsSource(settings_cls))
+
+
+def env_name(loc: tuple[str | int, ...]) -> str:
+    """The environment variable for a settings location, e.g. ``("kafka", "extra")``."""
+    return ENV_PREFIX + NESTED.join(str(part).upper() for part in loc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise :class:`ConfigError` with one line naming the variable to fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = env_name(tuple(first["loc"]))
+        raise ConfigError(f"invalid configuration: {variable}: {first['msg']}", variable=variable) from exc

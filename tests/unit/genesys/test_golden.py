@@ -1,0 +1,94 @@
+"""Golden scenarios: hand-written Genesys message streams with expected status after every line.
+
+Each scenario is ``tests/data/<name>.jsonl`` (the stream, lines optionally with a top-level
+``receivedAt``), ``tests/data/<name>.expected.json`` (``steps``: status and last queue after every
+event line, as ``convstream fold --trace`` prints them; ``final``: the rows ``convstream fold``
+prints) and optionally ``tests/data/<name>.queues.jsonl`` (the queue directory, ``--queues``).
+
+The expectations were derived by hand from SPEC §4 (decision table, last-queue rule, derived
+columns), not by running the fold.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumer.cli import main
+from consumer.domain import LOGIC_VERSION
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+SCENARIOS = sorted(p.name.removesuffix(".expected.json") for p in DATA.glob("*.expected.json"))
+
+#: SPEC §4.3, in decision-table order.
+ALL_STATUSES = (
+    "connected", "on_hold", "parked", "alerting", "dialing", "scheduled_callback", "waiting_in_queue",
+    "in_ivr", "wrap_up", "active", "ended",
+)  # fmt: skip
+
+
+def _expected(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return data
+
+
+def _fold(
+    capsys: pytest.CaptureFixture[str], name: str, *, trace: bool
+) -> tuple[int, list[dict[str, Any]], str]:
+    argv = ["fold"]
+    if trace:
+        argv.append("--trace")
+    queues = DATA / f"{name}.queues.jsonl"
+    if queues.exists():
+        argv += ["--queues", str(queues)]
+    argv.append(str(DATA / f"{name}.jsonl"))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_golden_set_is_present() -> None:
+    assert len(SCENARIOS) >= 20
+    for name in SCENARIOS:
+        assert (DATA / f"{name}.jsonl").exists(), name
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_status_and_last_queue_after_every_line(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, printed, err = _fold(capsys, name, trace=True)
+    assert (code, err) == (0, "")
+    expected = _expected(name)["steps"]
+    for want, got in zip(expected, printed, strict=False):
+        assert got == want, f"{name} line {want['line']}"
+    assert len(printed) == len(expected)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_final_rows(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, printed, err = _fold(capsys, name, trace=False)
+    assert (code, err) == (0, "")
+    expected = _expected(name)["final"]
+    for row in expected:
+        row["logic_version"] = LOGIC_VERSION
+    assert [list(row) for row in printed] == [list(row) for row in expected]  # key order too
+    assert printed == expected
+
+
+def test_golden_set_reaches_every_status() -> None:
+    seen = {step["calculated_status"] for name in SCENARIOS for step in _expected(name)["steps"]}
+    finals = {row["calculated_status"] for name in SCENARIOS for row in _expected(name)["final"]}
+    assert seen == set(ALL_STATUSES)
+    assert finals == set(ALL_STATUSES), "every status is also some scenario's final status"
+
+
+def test_all_files_in_one_run_number_lines_across_files(capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = "status_alerting", "status_connected"
+    code = main(["fold", "--trace", str(DATA / f"{first}.jsonl"), str(DATA / f"{second}.jsonl")])
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    offset = len((DATA / f"{first}.jsonl").read_text(encoding="utf-8").splitlines())
+    want = _expected(first)["steps"] + [{**s, "line": s["line"] + offset} for s in _expected(second)["steps"]]
+    assert printed == want

@@ -1,0 +1,226 @@
+"""The consumer loop's delivery contract, with fakes for Kafka, Postgres and the dead-letter topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pipeline_fakes import (
+    EVENTS,
+    QUEUES,
+    FakeClock,
+    FakeDLQ,
+    FakeSource,
+    FakeStore,
+    good_value,
+    writer_schemas,
+)
+from prometheus_client import CollectorRegistry
+
+import consumer.batching as batching
+from consumer.adapters.kafka_consumer import TP
+from consumer.codec.avro import decode_value
+from consumer.codec.wire import frame
+from consumer.errors import (
+    BrokerUnavailableError,
+    FramingError,
+    InvalidEventError,
+    PayloadDecodeError,
+    StoreUnavailableError,
+    UnknownSchemaError,
+    WedgedError,
+)
+from consumer.observability.health import HealthState
+from consumer.observability.metrics import ConsumerMetrics
+from consumer.pipeline import Pipeline
+from consumer.pipeline_support import PipelineConfig, Sink
+
+P0: TP = (EVENTS, 0)
+P1: TP = (EVENTS, 1)
+GROUP = "g"
+
+
+class Harness:
+    def __init__(self, partitions: tuple[TP, ...] = (P0, P1), **config: Any) -> None:
+        self.log: list[tuple[str, Any]] = []
+        self.clock = FakeClock()
+        self.source = FakeSource(self.log, self.clock, partitions)
+        self.store = FakeStore(self.log)
+        self.dlq = FakeDLQ(self.log)
+        self.registry = CollectorRegistry()
+        self.health = HealthState(clock=self.clock.monotonic)
+        cfg = PipelineConfig(GROUP, EVENTS, QUEUES, **{"retry_initial_seconds": 0.1, **config})
+        self.pipeline = Pipeline(
+            self.source,
+            Sink(self.store, self.dlq),
+            (lambda v: decode_value(v, writer_schemas), writer_schemas),
+            cfg,
+            (ConsumerMetrics.create(self.registry), self.health),
+            clocks=(self.clock.monotonic, self.clock.wall),
+        )
+
+    def run_to_end(self) -> None:
+        ends = {tp: len(records) for tp, records in self.source.records.items()}
+        self.pipeline.run(ends)
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.log]
+
+
+def test_rows_and_offsets_are_committed_then_mirrored_to_kafka() -> None:
+    h = Harness()
+    for n in range(3):
+        h.source.add(P0, b"c1", good_value("c1", n))
+    h.source.add(P1, b"c2", good_value("c2", 0))
+    h.run_to_end()
+    assert set(h.store.rows) == {"c1", "c2"}
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 3, (GROUP, EVENTS, 1): 1}
+    assert h.kinds().index("pg_commit") < h.kinds().index("kafka_commit")
+    assert h.source.commits[0] == {P0: 3, P1: 1}
+    assert h.metric("convstream_events_total", outcome="processed") == 4
+    assert h.metric("convstream_rows_written_total", result="inserted") == 2
+    assert h.source.closed
+
+
+def test_poison_records_are_dead_lettered_before_offsets_and_never_take_good_ones() -> None:
+    h = Harness()
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.source.add(P0, b"bad1", b"not framed at all")
+    h.source.add(P0, b"bad2", frame(99, b"\x00"))  # unknown schema id
+    h.source.add(P0, b"bad3", frame(1, b"\xff\xff\xff"))  # framed garbage
+    h.source.add(P0, b"c1", good_value("c1", 1))
+    h.source.add(P1, b"", good_value("", 0))  # schema-valid, empty conversation id
+    h.source.add(P1, b"c2", good_value("c2", 0))
+    h.run_to_end()
+    assert set(h.store.rows) == {"c1", "c2"}
+    errors = {p.record.key: type(p.error) for p in h.dlq.sent}
+    assert errors == {
+        b"bad1": FramingError,
+        b"bad2": UnknownSchemaError,
+        b"bad3": PayloadDecodeError,
+        b"": InvalidEventError,
+    }
+    assert h.kinds().index("dlq_ack") < h.kinds().index("pg_commit")
+    assert h.store.offsets[(GROUP, EVENTS, 0)] == 5
+    assert set(h.store.marks) == {"bad1", "bad2", "bad3"}  # the key is the conversation id
+    assert h.metric("convstream_dlq_records_total", reason="framing") == 1
+    assert h.metric("convstream_events_total", outcome="dlq") == 4
+    assert h.metric("convstream_events_total", outcome="processed") == 3
+
+
+def test_a_fold_failure_dead_letters_only_that_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fold = batching.fold
+
+    def fold(state: Any, event: Any) -> Any:
+        if event.event_id == "c1-0001":
+            raise RuntimeError("boom")
+        return real_fold(state, event)
+
+    monkeypatch.setattr(batching, "fold", fold)
+    h = Harness(partitions=(P0,))
+    for n in range(3):
+        h.source.add(P0, b"c1", good_value("c1", n))
+    h.run_to_end()
+    assert [(p.reason, p.record.offset) for p in h.dlq.sent] == [("fold", 1)]
+    assert "c1" in h.store.rows
+    assert "RuntimeError: boom" in h.store.marks["c1"]
+
+
+def test_a_fenced_batch_writes_nothing_and_seeks_back_to_the_stored_offset() -> None:
+    h = Harness(partitions=(P0,))
+    for n in range(4):
+        h.source.add(P0, b"c1", good_value("c1", n))
+
+    load = h.store.load_states
+
+    def zombie(ids: Any) -> Any:
+        # While the first batch is in flight, another owner commits up to offset 2.
+        if h.store.writes == 0:
+            h.store.offsets[(GROUP, EVENTS, 0)] = 2
+        return load(ids)
+
+    h.store.load_states = zombie  # type: ignore[method-assign]
+    h.store.offsets[(GROUP, EVENTS, 0)] = 0
+    h.run_to_end()
+    fenced_at = h.kinds().index("fenced")
+    assert h.log[fenced_at + 1] == ("seek", (P0, 2))
+    assert "kafka_commit" not in h.kinds()[: fenced_at + 1]
+    assert h.store.offsets[(GROUP, EVENTS, 0)] == 4
+    assert h.store.writes == 1  # only the batch after the seek
+
+
+def test_transient_store_error_pauses_retries_the_same_batch_and_resumes() -> None:
+    h = Harness()
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.source.add(P1, b"c2", good_value("c2", 0))
+    h.store.fail = [StoreUnavailableError("down", sqlstate="08006"), StoreUnavailableError("still down")]
+    h.run_to_end()
+    kinds = h.kinds()
+    assert kinds.index("pause") < kinds.index("pg_commit") < kinds.index("resume")
+    assert h.store.rows.keys() == {"c1", "c2"}
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 1, (GROUP, EVENTS, 1): 1}
+    assert h.dlq.sent == []
+    assert h.metric("convstream_retries_total", dependency="store") == 2
+
+
+def test_dead_letters_acknowledged_before_a_transient_failure_are_not_sent_twice() -> None:
+    h = Harness(partitions=(P0,))
+    h.source.add(P0, b"x", b"garbage")
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.dlq.fail = [BrokerUnavailableError("dlq down")]
+    h.store.fail = [StoreUnavailableError("down")]
+    h.run_to_end()
+    assert len(h.dlq.sent) == 1
+    assert h.store.offsets[(GROUP, EVENTS, 0)] == 2
+
+
+def test_revoke_during_retries_abandons_the_revoked_partitions_records() -> None:
+    h = Harness()
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.source.add(P1, b"c2", good_value("c2", 0))
+    h.store.fail = [StoreUnavailableError("down")]
+
+    def revoke_p1(source: FakeSource) -> None:
+        if h.pipeline._inflight and P1 in source.position:  # during the retry wait
+            source.revoke([P1])
+
+    h.source.on_poll.append(revoke_p1)
+    h.pipeline.run({P0: 1})
+    assert set(h.store.rows) == {"c1"}
+    assert (GROUP, EVENTS, 1) not in h.store.offsets
+
+
+def test_assignment_starts_at_the_offsets_stored_in_postgres() -> None:
+    h = Harness(partitions=(P0,))
+    for n in range(5):
+        h.source.add(P0, b"c1", good_value("c1", n))
+    h.store.offsets[(GROUP, EVENTS, 0)] = 3
+    h.run_to_end()
+    assert h.source.commits[0] == {P0: 5}
+    assert h.metric("convstream_events_total", outcome="processed") == 2
+
+
+def test_the_watchdog_fires_when_no_poll_succeeds() -> None:
+    h = Harness(partitions=(P0,), wedge_timeout_seconds=5.0)
+    h.source.fail_polls = 1000
+    with pytest.raises(WedgedError):
+        h.pipeline.run()
+    assert h.health.live()[0] is False
+
+
+def test_stop_finishes_the_batch_and_closes() -> None:
+    h = Harness(partitions=(P0,))
+    h.source.add(P0, b"c1", good_value("c1", 0))
+
+    def stop_after_first_batch(source: FakeSource) -> None:
+        if source.polls == 2:
+            h.pipeline.stop()
+
+    h.source.on_poll.append(stop_after_first_batch)
+    totals = h.pipeline.run()
+    assert totals.processed == 1
+    assert h.source.closed
