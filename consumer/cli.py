@@ -38,7 +38,19 @@ EXIT_WEDGED = 5
 EXIT_INTERRUPTED = 130
 
 #: Subcommand modules under ``consumer.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("check", "bridge", "consume", "fold", "migrate", "schemas", "simulate", "status", "dlq", "demo")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "bridge",
+    "backfill",
+    "simulate",
+    "consume",
+    "migrate",
+    "status",
+    "fold",
+    "schemas",
+    "dlq",
+    "check",
+)
 
 
 def _load(name: str) -> ModuleType:
@@ -49,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one subparser per command module."""
     parser = argparse.ArgumentParser(
         prog="convstream",
-        description="Genesys Cloud conversation events -> Kafka (Avro) -> a conversation table in PostgreSQL.",
+        description="Genesys Cloud conversation events -> Kafka (Avro) -> a conversation table in "
+        "PostgreSQL.",
         epilog="Settings come from CONVSTREAM_* environment variables (see README). "
         "Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 bad configuration, 4 dependency unreachable, "
         "5 wedged.",

@@ -8,6 +8,7 @@ message text.
 
     ConvstreamError
     ├── ConfigError                  invalid settings; names the environment variable to fix
+    │   └── GenesysAuthError         Genesys refused the OAuth client (bad credentials, missing permission)
     ├── InputError                   a bad line in a JSONL input (file, line number, reason)
     ├── NormalizeError               a Genesys message we cannot turn into a domain event
     │   └── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
@@ -15,26 +16,34 @@ message text.
     │   ├── FramingError             not Confluent-framed (magic byte, 5-byte header)
     │   ├── UnknownSchemaError       the registry answered, and has no such schema id
     │   ├── PayloadDecodeError       framed, schema known, Avro body does not decode
-    │   └── InvalidEventError        decodes, but semantically invalid (e.g. no conversation id)
+    │   ├── InvalidEventError        decodes, but semantically invalid (e.g. no conversation id)
+    │   └── UnwritableRecordError    folds, but PostgreSQL rejects its values (found by splitting)
     ├── TransientError               retry with backoff; never dead-lettered, never skipped
     │   ├── BrokerUnavailableError
     │   ├── RegistryUnavailableError
-    │   └── StoreUnavailableError    Postgres unreachable, serialization failure, deadlock, read-only
+    │   ├── StoreUnavailableError    Postgres unreachable, serialization failure, deadlock, read-only
+    │   └── GenesysUnavailableError  Genesys Cloud unreachable, 5xx, or still rate limiting (429)
     ├── StoreError                   a Postgres error that retrying will not fix
     ├── FencedError                  another consumer owns the partition now (offset fence failed)
     ├── PublishError                 a produce was not acknowledged
     ├── SchemaCompatibilityError     a schema change breaks BACKWARD_TRANSITIVE compatibility
-    └── WedgedError                  no progress while work is pending; the process must restart
+    ├── WedgedError                  no progress while work is pending; the process must restart
+    └── GenesysApiError              Genesys answered a request with an error retrying will not fix (4xx)
+        └── ChannelGoneError         the notification channel no longer exists (404): create a new one
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BrokerUnavailableError",
+    "ChannelGoneError",
     "ConfigError",
     "ConvstreamError",
     "FencedError",
     "FramingError",
+    "GenesysApiError",
+    "GenesysAuthError",
+    "GenesysUnavailableError",
     "InputError",
     "InvalidEventError",
     "NormalizeError",
@@ -48,6 +57,7 @@ __all__ = [
     "TransientError",
     "UnknownSchemaError",
     "UnknownTopicError",
+    "UnwritableRecordError",
     "WedgedError",
 ]
 
@@ -124,6 +134,13 @@ class InvalidEventError(PoisonRecordError):
     reason = "invalid_event"
 
 
+class UnwritableRecordError(PoisonRecordError):
+    """Decodes and folds, but PostgreSQL rejects what it produces (a data or constraint error, e.g. a NUL
+    character in a string); found by splitting the batch (SPEC §6.4)."""
+
+    reason = "store"
+
+
 class TransientError(ConvstreamError):
     """A dependency is unavailable or busy; retry with backoff, never dead-letter, never skip."""
 
@@ -166,3 +183,31 @@ class SchemaCompatibilityError(ConvstreamError):
 
 class WedgedError(ConvstreamError):
     """No poll or commit progress while lag > 0 for longer than the watchdog timeout."""
+
+
+class GenesysAuthError(ConfigError):
+    """Genesys refused the OAuth client credentials or a request for lack of permission (401/403)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, variable="CONVSTREAM_GENESYS__CLIENT_ID")
+        self.status = status
+
+
+class GenesysUnavailableError(TransientError):
+    """Genesys Cloud is unreachable, answered 5xx, or kept answering 429 beyond the retry budget."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class GenesysApiError(ConvstreamError):
+    """Genesys answered with a client error (4xx other than 401/403/429) that retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelGoneError(GenesysApiError):
+    """The notification channel does not exist any more (404): create a new one and subscribe again."""

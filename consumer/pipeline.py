@@ -54,12 +54,20 @@ from consumer.errors import (
     FencedError,
     RegistryUnavailableError,
     TransientError,
-    WedgedError,
 )
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.partitions import Partitions
-from consumer.pipeline_support import PipelineConfig, QueueNames, Sink, Source, Totals
+from consumer.pipeline_support import (
+    BatchOutcome,
+    PipelineConfig,
+    QueueNames,
+    Sink,
+    Source,
+    Totals,
+    record_batch,
+)
+from consumer.watchdog import Watchdog
 
 __all__ = ["Pipeline"]
 
@@ -107,8 +115,7 @@ class Pipeline:
         self._carry: list[Record] = []
         self._stop = threading.Event()
         self._stop_deadline = float("inf")
-        self._lag_total = 0
-        self._next_lag_refresh = 0.0
+        self._watchdog = Watchdog(config, self._parts, source, observe, clocks)
         self._remote: dict[TP, int] = {}
         self._next_remote_check = 0.0
         self.totals = Totals()
@@ -149,8 +156,7 @@ class Pipeline:
         eof_moves = self._parts.eof_advances()
         if records or eof_moves:
             self._process(records)
-        self._refresh_lag()
-        self._check_wedged()
+        self._watchdog.tick(busy=False)
 
     # -- Step 1 ------------------------------------------------------------------------------------
 
@@ -250,25 +256,19 @@ class Pipeline:
         attempt: _Attempt,
         committed_at: float,
     ) -> None:
-        m = self._metrics
-        processed = len(records) - len(poisons) - decoded.skipped
-        m.events.labels("processed").inc(processed)
-        m.events.labels("skipped").inc(decoded.skipped)
-        m.events.labels("dlq").inc(len(poisons))
-        for p in poisons:
-            m.dlq_records.labels(p.reason).inc()
-        unchanged = result.unchanged + folded.unchanged
-        m.rows_written.labels("inserted").inc(result.inserted)
-        m.rows_written.labels("updated").inc(result.updated)
-        m.rows_written.labels("unchanged").inc(unchanged)
-        m.batch_duration.observe(self._clock() - attempt.started)
-        m.batch_events.observe(len(records))
-        m.last_commit.set(committed_at)
-        observe = m.event_to_row_latency.observe
-        for newest in folded.newest_event:
-            observe(max(0.0, committed_at - newest / 1000.0))
+        outcome = BatchOutcome(
+            events=len(records),
+            skipped=decoded.skipped,
+            poisons=poisons,
+            result=result,
+            unchanged=result.unchanged + folded.unchanged,
+            newest_event=folded.newest_event,
+            duration=self._clock() - attempt.started,
+            committed_at=committed_at,
+        )
+        record_batch(self._metrics, outcome)
+        self.totals.add(outcome)
         self._health.progress()
-        self.totals.add(processed, len(poisons), decoded.skipped, result, unchanged)
 
     # -- failures ----------------------------------------------------------------------------------
 
@@ -297,8 +297,7 @@ class Pipeline:
             if remaining <= 0 or not self._inflight:
                 return
             self._keep_alive(min(remaining, 0.5))
-            self._refresh_lag()
-            self._check_wedged()
+            self._watchdog.tick(busy=True)
 
     def _keep_alive(self, seconds: float) -> None:
         try:
@@ -383,34 +382,6 @@ class Pipeline:
         self._health.assigned = count
 
     # -- lag, watchdog, bounded mode, shutdown ------------------------------------------------------
-
-    def _refresh_lag(self) -> None:
-        now = self._clock()
-        if now < self._next_lag_refresh:
-            return
-        self._next_lag_refresh = now + self.config.lag_refresh_seconds
-        now_ms = int(self._wall() * 1000)
-        total = 0
-        for tp in list(self._parts.owned):
-            records, seconds = self._parts.lag(tp, now_ms, self._source.high_watermark(tp))
-            self._metrics.set_lag(self.config.group_id, tp[0], tp[1], records, seconds)
-            total += records
-        self._lag_total = total
-        if total == 0 and not self._inflight:
-            self._health.progress()  # caught up: nothing to commit is progress too
-
-    def _check_wedged(self) -> None:
-        now = self._clock()
-        limit = self.config.wedge_timeout_seconds
-        reason = None
-        if now - self._health.last_poll_ok > limit:
-            reason = f"no successful poll for {limit:g} s"
-        elif self._lag_total > 0 and now - self._health.last_progress > limit:
-            reason = f"no commit for {limit:g} s while lag is {self._lag_total} records"
-        if reason is not None:
-            self._health.wedge(reason)
-            log.error("consumer wedged", extra={"reason": reason})
-            raise WedgedError(reason)
 
     def _reached(self, end_offsets: Mapping[TP, int]) -> bool:
         missing = []

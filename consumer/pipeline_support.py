@@ -16,9 +16,20 @@ from consumer.adapters.postgres_types import BatchWrite, QueueInfo, WriteResult
 from consumer.batching import FoldedBatch, QueueDirectory, rederive
 from consumer.dlq import Poison
 from consumer.domain import ConversationState
+from consumer.observability.metrics import ConsumerMetrics
 from consumer.settings import ConsumerSettings, TopicSettings
 
-__all__ = ["DeadLetters", "PipelineConfig", "QueueNames", "Sink", "Source", "Store", "Totals"]
+__all__ = [
+    "BatchOutcome",
+    "DeadLetters",
+    "PipelineConfig",
+    "QueueNames",
+    "Sink",
+    "Source",
+    "Store",
+    "Totals",
+    "record_batch",
+]
 
 
 class Source(Protocol):
@@ -141,6 +152,44 @@ class QueueNames:
             rederive(folded, self._dir, set(found))
 
 
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What one committed batch did (for the metrics and the totals)."""
+
+    events: int
+    skipped: int
+    poisons: Sequence[Poison]
+    result: WriteResult
+    unchanged: int
+    newest_event: Sequence[int]
+    duration: float
+    committed_at: float
+
+    @property
+    def processed(self) -> int:
+        """Records folded or applied (not dead-lettered, not skipped)."""
+        return self.events - len(self.poisons) - self.skipped
+
+
+def record_batch(m: ConsumerMetrics, outcome: BatchOutcome) -> None:
+    """Step 7 of the pipeline: count the batch in the metrics."""
+    m.events.labels("processed").inc(outcome.processed)
+    m.events.labels("skipped").inc(outcome.skipped)
+    m.events.labels("dlq").inc(len(outcome.poisons))
+    for p in outcome.poisons:
+        m.dlq_records.labels(p.reason).inc()
+    m.rows_written.labels("inserted").inc(outcome.result.inserted)
+    m.rows_written.labels("updated").inc(outcome.result.updated)
+    m.rows_written.labels("unchanged").inc(outcome.unchanged)
+    m.batch_duration.observe(outcome.duration)
+    m.batch_events.observe(outcome.events)
+    m.last_commit.set(outcome.committed_at)
+    observe = m.event_to_row_latency.observe
+    committed_at = outcome.committed_at
+    for newest in outcome.newest_event:
+        observe(max(0.0, committed_at - newest / 1000.0))
+
+
 @dataclass(slots=True)
 class Totals:
     """What a run did (logged at the end, printed by ``convstream consume``)."""
@@ -153,15 +202,15 @@ class Totals:
     updated: int = 0
     unchanged: int = 0
 
-    def add(self, processed: int, dlq: int, skipped: int, result: WriteResult, unchanged: int) -> None:
+    def add(self, outcome: BatchOutcome) -> None:
         """Count one committed batch."""
         self.batches += 1
-        self.processed += processed
-        self.dead_lettered += dlq
-        self.skipped += skipped
-        self.inserted += result.inserted
-        self.updated += result.updated
-        self.unchanged += unchanged
+        self.processed += outcome.processed
+        self.dead_lettered += len(outcome.poisons)
+        self.skipped += outcome.skipped
+        self.inserted += outcome.result.inserted
+        self.updated += outcome.result.updated
+        self.unchanged += outcome.unchanged
 
     def as_fields(self) -> dict[str, int]:
         """The totals as log fields."""

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -28,11 +28,13 @@ from pydantic_settings import (
 from consumer.errors import ConfigError
 
 __all__ = [
+    "BackfillSettings",
     "BridgeSettings",
     "ConsumerSettings",
     "GenesysSettings",
     "KafkaSettings",
     "ObservabilitySettings",
+    "PiiSettings",
     "PostgresSettings",
     "SchemaRegistrySettings",
     "Settings",
@@ -120,6 +122,18 @@ class PostgresSettings(_Section):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=4, ge=1)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    statement_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="server-side statement_timeout of runtime connections (0: none); a statement "
+        "blocked longer is cancelled (SQLSTATE 57014, transient: the batch is retried)",
+    )
+    idle_in_transaction_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="idle_in_transaction_session_timeout of runtime connections (0: none); a session "
+        "left idle inside a transaction is closed, releasing its locks",
+    )
 
 
 class ConsumerSettings(_Section):
@@ -137,8 +151,45 @@ class ConsumerSettings(_Section):
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
 
 
+PiiMode = Literal["keep", "drop", "hash"]
+
+
+class PiiSettings(_Section):
+    """What happens to personal data before anything is published (SPEC §15): keep, drop or keyed hash.
+
+    ``hash`` is HMAC-SHA256 with ``hash_key`` (hex digest), so the same number always maps to the same
+    token but cannot be reversed or recomputed without the key.
+    """
+
+    address: PiiMode = "keep"
+    ani: PiiMode = "keep"
+    dnis: PiiMode = "keep"
+    hash_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _key_when_hashing(self) -> PiiSettings:
+        hashing = "hash" in (self.address, self.ani, self.dnis)
+        if hashing and (self.hash_key is None or not self.hash_key.get_secret_value()):
+            raise ValueError("hash needs CONVSTREAM_GENESYS__PII__HASH_KEY (the HMAC key)")
+        return self
+
+
+class BackfillSettings(_Section):
+    """Gap backfill from the Analytics conversation details API (SPEC §7.1, §8)."""
+
+    enabled: bool = True
+    delay_seconds: float = Field(default=30.0, ge=0, description="wait after reconnecting (analytics lag)")
+    margin_seconds: float = Field(default=60.0, ge=0, description="widen every gap on both sides")
+    startup_lookback_seconds: float = Field(default=3600.0, ge=0, description="the gap opened at start-up")
+    job_threshold_seconds: float = Field(default=6 * 3600.0, gt=0, description="longer gaps use async jobs")
+    page_size: int = Field(default=100, ge=1, le=100)
+    max_results: int = Field(default=100_000, ge=1, description="per sync query; bigger intervals split")
+    job_poll_seconds: float = Field(default=5.0, gt=0)
+    job_timeout_seconds: float = Field(default=1800.0, gt=0)
+
+
 class GenesysSettings(_Section):
-    """Genesys Cloud OAuth client (client credentials) and subscription scope."""
+    """Genesys Cloud OAuth client (client credentials), subscription scope and the WebSocket runtime."""
 
     region: str = "us-east-1"
     client_id: str | None = None
@@ -149,6 +200,23 @@ class GenesysSettings(_Section):
     user_ids: list[str] = Field(default_factory=list)
     all_queues: bool = False
     detail_events: bool = False
+    topic_kind: Literal["generic", "media"] = "generic"
+    media_types: list[str] = Field(
+        default_factory=lambda: ["calls", "callbacks", "chats", "emails", "messages"]
+    )
+    max_topics_per_channel: int = Field(default=1000, ge=1, le=1000)
+    max_channels: int = Field(default=20, ge=1, le=20)
+    ping_seconds: float = Field(default=30.0, gt=0, description="send {\"message\":\"ping\"} this often")
+    heartbeat_timeout_seconds: float = Field(default=90.0, gt=0, description="reconnect when silent so long")
+    reconnect_initial_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    renew_before_seconds: float = Field(default=3600.0, gt=0, description="re-subscribe before expires")
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=6, ge=0, description="per request, for 429 and 5xx")
+    retry_initial_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=60.0, gt=0)
+    backfill: BackfillSettings = BackfillSettings()
+    pii: PiiSettings = PiiSettings()
 
 
 class BridgeSettings(_Section):
@@ -170,7 +238,7 @@ class ObservabilitySettings(_Section):
 
 
 class _EnvWithoutFileVariables(EnvSettingsSource):
-    """The environment, minus ``*_FILE`` variables (they name files; :class:`_FileSecretsSource` reads them)."""
+    """The environment minus ``*_FILE`` variables: those name files, read by :class:`_FileSecretsSource`."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return {k: v for k, v in super()._load_env_vars().items() if not k.endswith("_file")}

@@ -6,8 +6,10 @@ Usage::
 
 Prints one JSON object: events/s of each stage measured alone (generate, normalize, encode, produce of
 pre-encoded values) and of the whole path (``end_to_end``: the real :class:`consumer.bridge.Bridge` with the
-real producer into a fresh topic, flushed). ``--profile`` adds the top cProfile entries of the end-to-end
-run on stderr. Needs the devstack Kafka (CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS); no registry (schema id 1).
+real producer into a fresh topic, flushed); each as a wall rate and as ``cpu_rate_<stage>`` (events per CPU
+second of this process, librdkafka's threads included: less distorted by other load on the machine).
+``--profile`` adds the top cProfile entries of the end-to-end run on stderr. Needs the devstack Kafka
+(CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS); no registry (schema id 1).
 """
 
 from __future__ import annotations
@@ -80,6 +82,16 @@ def rate(count: int, seconds: float) -> float:
     return round(count / seconds) if seconds > 0 else 0.0
 
 
+def _start() -> tuple[float, float]:
+    return time.process_time(), time.perf_counter()
+
+
+def _record(result: dict[str, Any], name: str, count: int, start: tuple[float, float]) -> None:
+    """Record ``name`` (wall events/s) and ``cpu_rate_<name>`` (events per CPU second of this process)."""
+    result[name] = rate(count, time.perf_counter() - start[1])
+    result["cpu_rate_" + name] = rate(count, time.process_time() - start[0])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -91,19 +103,19 @@ def main() -> int:
     settings = load_settings()
     result: dict[str, Any] = {"source": args.source}
 
-    t = time.perf_counter()
+    start = _start()
     messages = list(source(args.source, args.events))
-    result["generate"] = rate(len(messages), time.perf_counter() - t)
-    t = time.perf_counter()
+    _record(result, "generate", len(messages), start)
+    start = _start()
     events: list[ConversationEvent] = []
     for m in messages:
         normalized = normalize_message(m.message, received_at=m.received_at, source="simulator")
         if isinstance(normalized, Normalized):
             events.extend(normalized.events)
-    result["normalize"] = rate(len(messages), time.perf_counter() - t)
-    t = time.perf_counter()
+    _record(result, "normalize", len(messages), start)
+    start = _start()
     values = [(e.conversation_id, frame(1, encode_event(e))) for e in events]
-    result["encode"] = rate(len(events), time.perf_counter() - t)
+    _record(result, "encode", len(events), start)
     result["events"] = len(events)
     result["avg_value_bytes"] = round(sum(len(v) for _, v in values) / max(1, len(values)))
 
@@ -113,11 +125,11 @@ def main() -> int:
     admin.ensure_topics(topic)
     try:
         producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
-        t = time.perf_counter()
+        start = _start()
         for key, value in values:
             producer.produce(topic.events, key, value)
         producer.flush(60)
-        result["produce"] = rate(len(values), time.perf_counter() - t)
+        _record(result, "produce", len(values), start)
 
         def run_bridge(items: Any, profile: bool) -> float:
             bridge = Bridge(

@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python scripts/codec_speed.py [--seconds 2]
 
-Prints events/s for encode_event, decode_event (writer == reader, the hot path), decode_event with
+Prints events/s for encode_event (generated writer), encode_event_fastavro (the reference),
+decode_event (writer == reader, the hot path), decode_event with
 writer->reader resolution (an older writer schema), and frame+split.
 CPU time of this process is measured (other load on the machine distorts less). Not a test.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from fastavro import schemaless_writer
 
 from consumer.codec import avro as codec_avro
-from consumer.codec.avro import decode_event, encode_event
+from consumer.codec.avro import decode_event, encode_event, encode_event_fastavro
 from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, current, parse, schema_text
 from consumer.codec.wire import frame, split
 from consumer.domain.events import Communication, ConversationEvent, ConversationSnapshot, Participant
@@ -133,6 +134,7 @@ def main() -> None:
     results = {
         "payload_bytes": len(payload),
         "encode_events_per_s": round(rate(lambda: encode_event(event), args.seconds)),
+        "encode_fastavro_events_per_s": round(rate(lambda: encode_event_fastavro(event), args.seconds)),
         "decode_events_per_s": round(rate(lambda: decode_event(payload, writer), args.seconds)),
         "decode_resolving_events_per_s": round(rate(lambda: decode_event(old_payload, old), args.seconds)),
         "frame_split_per_s": round(rate(lambda: split(frame(42, payload)), args.seconds)),

@@ -28,21 +28,30 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from consumer.adapters.postgres_errors import translate
-from consumer.adapters.postgres_sql import COLUMNS, build_statements
+from consumer.adapters.postgres_queues import lock_queue_ids, upsert_queues
+from consumer.adapters.postgres_sql import build_statements
 from consumer.adapters.postgres_types import (
     BatchWrite,
-    ErrorMark,
-    PartitionAdvance,
     QueueInfo,
     RowWrite,
+    Unwritable,
     WriteMethod,
     WriteResult,
 )
+from consumer.adapters.postgres_write import (
+    advance,
+    bisect,
+    coalesce_errors,
+    coalesce_rows,
+    mark_errors,
+    probe_units,
+    write_rows,
+)
 from consumer.domain import ConversationState, state_from_json
-from consumer.errors import FencedError, StoreError
+from consumer.errors import StoreError
 from consumer.settings import PostgresSettings
 
-__all__ = ["DEFAULT_WRITE_METHOD", "PostgresStore"]
+__all__ = ["COUNTABLE", "DEFAULT_WRITE_METHOD", "PostgresStore"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,51 +60,25 @@ _log = logging.getLogger(__name__)
 #: 5.3k/5.5k/7.0k on the busy shared devstack; 24.6k/17.1k/25.0k vs 14.2k/12.4k/13.3k on a quiet instance.
 #: COPY also keeps round trips per batch constant, which matters more over a real network.
 DEFAULT_WRITE_METHOD: Final[WriteMethod] = "copy"
-_COPY_TYPES: Final = [typ for _, typ in COLUMNS]
-_COUNTABLE: Final = frozenset({"calculated_status", "last_queue_name", "last_queue_id", "logic_version"})
+#: Columns :meth:`PostgresStore.count_by` may group by (low-cardinality ones; never the id).
+COUNTABLE: Final = frozenset(
+    {
+        "calculated_status",
+        "last_queue_id",
+        "last_queue_name",
+        "logic_version",
+        "originating_direction",
+        "original_media_type",
+        "conversation_initiator",
+    }
+)
 
 
-def _row_values(item: RowWrite) -> tuple[Any, ...]:
-    r = item.row
-    return (
-        r.conversation_id,
-        r.conversation_start,
-        r.conversation_end,
-        r.originating_direction,
-        r.original_media_type,
-        r.conversation_initiator,
-        r.calculated_status,
-        r.status_changed_at,
-        r.last_queue_id,
-        r.last_queue_name,
-        r.external_tag,
-        list(r.division_ids),
-        r.customer_participation,
-        r.self_served,
-        r.media_stats_min_conversation_mos,
-        r.media_stats_min_conversation_rfactor,
-        r.error_message,
-        item.error_at,
-        orjson.dumps(item.state_json).decode(),
-        r.last_event_at,
-        r.logic_version,
-    )
-
-
-def _coalesce_rows(rows: Sequence[RowWrite]) -> list[RowWrite]:
-    """One row per conversation (the last one wins), sorted by id so row locks are taken in one order."""
-    by_id = {item.row.conversation_id: item for item in rows}
-    return [by_id[key] for key in sorted(by_id)]
-
-
-def _coalesce_errors(errors: Sequence[ErrorMark]) -> list[ErrorMark]:
-    """One mark per conversation: the latest (then the last given)."""
-    by_id: dict[str, ErrorMark] = {}
-    for mark in errors:
-        kept = by_id.get(mark.conversation_id)
-        if kept is None or mark.at >= kept.at:
-            by_id[mark.conversation_id] = mark
-    return [by_id[key] for key in sorted(by_id)]
+def _session_options(settings: PostgresSettings) -> str:
+    """libpq ``options``: server timeouts so a blocked call fails (transiently) instead of wedging."""
+    statement = round(settings.statement_timeout_seconds * 1000)
+    idle = round(settings.idle_in_transaction_timeout_seconds * 1000)
+    return f"-c statement_timeout={statement} -c idle_in_transaction_session_timeout={idle}"
 
 
 class PostgresStore:
@@ -145,6 +128,7 @@ class PostgresStore:
                     "autocommit": True,
                     "connect_timeout": max(1, round(s.connect_timeout_seconds)),
                     "application_name": "convstream",
+                    "options": _session_options(s),
                 },
                 configure=self._configure,
                 name=f"convstream-{self.table}",
@@ -240,32 +224,65 @@ class PostgresStore:
            from ``start_offset`` to ``next_offset`` (a partition seen for the first time is inserted).
            If any stored offset differs from ``start_offset``, another consumer owns the partition:
            roll back and raise :class:`FencedError` -- no row is written.
-        3. Rows: write only rows whose content differs from the stored row (``db_last_updated`` of an
-           unchanged row stays put) and never overwrite a row of a newer ``logic_version``. A null
-           ``error_message`` never clears a stored one.
-        4. Error marks: set ``error_message``/``error_at`` (newest wins), creating a minimal row for an
+        3. Queue locks: the transaction's advisory locks on the rows' last queues (shared) and on the
+           batch's directory entries (exclusive), in one statement (see
+           :mod:`consumer.adapters.postgres_queues` for why this makes queue names race-free).
+        4. Queue directory: upsert ``batch.queues``; refresh the rows showing a directory name of a
+           renamed (or newly named) queue.
+        5. Rows: ``last_queue_name`` is the name an event carried, else the directory's, resolved in the
+           writing statement. Write only rows whose content differs from the stored row
+           (``db_last_updated`` of an unchanged row stays put) and never overwrite a row of a newer
+           ``logic_version``. A null ``error_message`` never clears a stored one.
+        6. Error marks: set ``error_message``/``error_at`` (newest wins), creating a minimal row for an
            unknown conversation.
-        5. Commit. Any psycopg error rolls everything back and leaves as a store error.
+        7. Commit. Any psycopg error rolls everything back and leaves as a store error.
         """
         # Step 1.
-        rows = _coalesce_rows(batch.rows)
-        errors = _coalesce_errors(batch.errors)
+        rows = coalesce_rows(batch.rows)
+        errors = coalesce_errors(batch.errors)
         offsets = sorted(batch.offsets, key=lambda a: (a.topic, a.partition))
-        for advance in offsets:
-            if advance.next_offset < advance.start_offset:
-                raise ValueError(f"offsets go backwards: {advance}")
+        for a in offsets:
+            if a.next_offset < a.start_offset:
+                raise ValueError(f"offsets go backwards: {a}")
+        referenced = {r.row.last_queue_id for r in rows if r.row.last_queue_id is not None}
         with self._connection("write batch") as conn:
             self._ensure_stage(conn, rows)
             with conn.transaction():
                 # Step 2.
-                self._advance(conn, batch.group_id, offsets)
+                advance(conn, self._sql, batch.group_id, offsets)
                 # Step 3.
-                inserted, updated = self._write_rows(conn, rows)
+                lock_queue_ids(conn, self._sql, referenced, (q.queue_id for q in batch.queues))
                 # Step 4.
-                marked = self._mark_errors(conn, errors)
-            # Step 5: leaving the transaction block committed it.
+                upsert_queues(conn, self._sql, batch.queues)
+                # Step 5.
+                inserted, updated = write_rows(conn, self._sql, self.write_method, rows)
+                # Step 6.
+                marked = mark_errors(conn, self._sql, errors)
+            # Step 7: leaving the transaction block committed it.
         return WriteResult(
             inserted=inserted, updated=updated, unchanged=len(rows) - inserted - updated, errors_marked=marked
+        )
+
+    def unwritable(self, batch: BatchWrite) -> Unwritable:
+        """Which conversations (row and error mark) and queues of ``batch`` PostgreSQL rejects on their own.
+
+        For a batch whose :meth:`write_batch` raised :class:`StoreError`. Writes everything but the offsets
+        in a transaction that is always rolled back, splitting in halves (savepoints) down to the parts
+        that fail with a data or integrity error (SQLSTATE classes 22 and 23, or psycopg's client-side
+        :class:`psycopg.DataError`); nothing is committed.
+
+        Raises:
+            StoreUnavailableError: transient failure (retry the batch).
+            StoreError: a failure not caused by the data (bad SQL, permission): splitting cannot help.
+        """
+        units = probe_units(batch)
+        with self._connection("find unwritable records") as conn:
+            self._ensure_stage(conn, batch.rows)
+            with conn.transaction(force_rollback=True):
+                bad = bisect(conn, self._sql, self.write_method, units)
+        return Unwritable(
+            conversations={key: msg for (kind, key), msg in bad.items() if kind == "c"},
+            queues={key: msg for (kind, key), msg in bad.items() if kind == "q"},
         )
 
     def _ensure_stage(self, conn: psycopg.Connection[Any], rows: Sequence[RowWrite]) -> None:
@@ -274,106 +291,20 @@ class PostgresStore:
             conn.execute(self._sql.create_stage)
             self._staged.add(conn)
 
-    def _advance(
-        self, conn: psycopg.Connection[Any], group_id: str, offsets: Sequence[PartitionAdvance]
-    ) -> None:
-        params = [
-            {
-                "group": group_id,
-                "topic": a.topic,
-                "partition": a.partition,
-                "start": a.start_offset,
-                "next": a.next_offset,
-            }
-            for a in offsets
-        ]
-        if not params:
-            return
-        with conn.cursor() as cur:
-            cur.executemany(self._sql.advance_offset, params, returning=True)
-            for advance in offsets:
-                if cur.fetchone() is None:
-                    raise FencedError(
-                        f"offset fence failed for {advance.topic}[{advance.partition}] "
-                        f"(group {group_id!r}): stored offset is not {advance.start_offset}; "
-                        "another consumer owns the partition"
-                    )
-                cur.nextset()
-
-    def _write_rows(self, conn: psycopg.Connection[Any], rows: Sequence[RowWrite]) -> tuple[int, int]:
-        if not rows:
-            return 0, 0
-        if self.write_method == "copy":
-            return self._write_rows_copy(conn, rows)
-        return self._write_rows_executemany(conn, rows)
-
-    def _write_rows_copy(self, conn: psycopg.Connection[Any], rows: Sequence[RowWrite]) -> tuple[int, int]:
-        with conn.cursor() as cur:
-            with cur.copy(self._sql.copy_stage) as copy:
-                copy.set_types(_COPY_TYPES)
-                for item in rows:
-                    copy.write_row(_row_values(item))
-            counts = cur.execute(self._sql.upsert_from_stage).fetchone()
-        assert counts is not None
-        return int(counts[0]), int(counts[1])
-
-    def _write_rows_executemany(
-        self, conn: psycopg.Connection[Any], rows: Sequence[RowWrite]
-    ) -> tuple[int, int]:
-        inserted = updated = 0
-        with conn.cursor() as cur:
-            cur.executemany(self._sql.upsert_values, [_row_values(item) for item in rows], returning=True)
-            while True:
-                result = cur.fetchone()
-                if result is not None:
-                    inserted, updated = (inserted + 1, updated) if result[0] else (inserted, updated + 1)
-                if not cur.nextset():
-                    break
-        return inserted, updated
-
-    def _mark_errors(self, conn: psycopg.Connection[Any], errors: Sequence[ErrorMark]) -> int:
-        if not errors:
-            return 0
-        params = {
-            "ids": [m.conversation_id for m in errors],
-            "msgs": [m.message for m in errors],
-            "ats": [m.at for m in errors],
-        }
-        return int(conn.execute(self._sql.mark_errors, params).rowcount)
-
     # -- the queue directory ---------------------------------------------------------------------------
 
     def upsert_queues(self, queues: Sequence[QueueInfo]) -> int:
-        """Store directory entries; refresh ``last_queue_name`` of rows that showed the old directory name.
+        """Store directory entries and refresh the rows showing a directory name, in one transaction.
 
-        One transaction. Returns the number of queues inserted or changed. The event's own queue name
-        wins over the directory (SPEC §4.4), so a conversation row is refreshed only when its
-        ``last_queue_name`` is null or equal to the directory's previous name for that queue; a name
-        the event carried that differs from the directory is left alone. A null directory name never
-        erases a row's name. Refreshed rows get a new ``db_last_updated``; their state is untouched.
+        Same as a :meth:`write_batch` with only ``queues`` (no offsets): see
+        :func:`consumer.adapters.postgres_queues.upsert_queues`. Returns the number of queues inserted or
+        changed.
         """
-        latest = {q.queue_id: q for q in queues}
-        ids = sorted(latest)
-        if not ids:
+        if not queues:
             return 0
         with self._connection("upsert queues") as conn, conn.transaction():
-            old = dict(conn.execute(self._sql.lock_queues, (ids,)).fetchall())
-            params = {
-                "ids": ids,
-                "names": [latest[i].name for i in ids],
-                "divisions": [latest[i].division_id for i in ids],
-            }
-            changed = [r[0] for r in conn.execute(self._sql.upsert_queues, params).fetchall()]
-            renamed = [i for i in changed if latest[i].name is not None and latest[i].name != old.get(i)]
-            if renamed:
-                refresh = {
-                    "ids": renamed,
-                    "old": [old.get(i) for i in renamed],
-                    "new": [latest[i].name for i in renamed],
-                }
-                count = conn.execute(self._sql.refresh_queue_names, refresh).rowcount
-                _log.info("queue names refreshed", extra={"queues": len(renamed), "rows": count})
-        return len(changed)
+            lock_queue_ids(conn, self._sql, (), (q.queue_id for q in queues))
+            return upsert_queues(conn, self._sql, queues)
 
     def conversation_rows(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
         """The stored columns of these conversations by id (for ``convstream status`` and tests)."""
@@ -387,12 +318,11 @@ class PostgresStore:
         return {row["conversation_id"]: row for row in rows}
 
     def count_by(self, column: str) -> list[tuple[Any, int]]:
-        """Row counts grouped by one of ``calculated_status``, ``last_queue_name``, ``last_queue_id`` or
-        ``logic_version`` (for ``convstream status``), largest first."""
-        if column not in _COUNTABLE:
-            raise ValueError(f"cannot count by {column!r}")
-        query = pgsql.SQL("SELECT {c}, count(*) FROM {t} GROUP BY {c} ORDER BY count(*) DESC, {c}").format(
-            c=pgsql.Identifier(column), t=pgsql.Identifier(self.table)
-        )
+        """Row counts grouped by one of :data:`COUNTABLE`, largest first (null is a value too)."""
+        if column not in COUNTABLE:
+            raise ValueError(f"cannot count by {column!r}; one of {sorted(COUNTABLE)}")
+        query = pgsql.SQL(
+            "SELECT {col}, count(*) FROM {table} GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST"
+        ).format(col=pgsql.Identifier(column), table=pgsql.Identifier(self.table))
         with self._connection("count conversations") as conn:
             return [(value, int(count)) for value, count in conn.execute(query).fetchall()]

@@ -16,6 +16,7 @@ from psycopg import sql
 
 __all__ = [
     "COLUMNS",
+    "QUEUE_LOCK_CLASS",
     "STAGE_TABLE",
     "TIME_COLUMNS",
     "Query",
@@ -53,10 +54,18 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
 TIME_COLUMNS: Final = frozenset(
     {"conversation_start", "conversation_end", "status_changed_at", "last_event_at", "error_at"}
 )
+#: Written but not staged: derived in SQL from the staged ``last_queue_name`` (the name an event carried).
+_DERIVED: Final = ("last_queue_name_from_event",)
 #: Columns whose difference makes a row "changed". The error columns are handled apart: a row without an
 #: error never clears a stored one (an error mark may have set it), and a null error_at keeps the stored one.
 _APART: Final = frozenset({"conversation_id", "error_message", "error_at"})
-_CONTENT: Final = tuple(name for name, _ in COLUMNS if name not in _APART)
+_CONTENT: Final = tuple(name for name, _ in COLUMNS if name not in _APART) + _DERIVED
+
+#: The first key of the transaction-scoped advisory locks on queue ids (``pg_advisory_xact_lock(int4,
+#: int4)``: this class, ``hashtext(queue_id)``); the two-int form never collides with the migration's
+#: one-bigint lock. Rows referencing a queue are written under its lock in shared mode, the queue's
+#: directory entry is changed (and its rows refreshed) under it in exclusive mode.
+QUEUE_LOCK_CLASS: Final = 0x43565121
 
 #: Session-local staging table for the COPY write method (created once per connection).
 STAGE_TABLE: Final = "convstream_stage"
@@ -66,26 +75,41 @@ def _ms_to_ts(expr: sql.Composable) -> sql.Composed:
     return sql.SQL("(timestamptz 'epoch' + {} * interval '1 millisecond')").format(expr)
 
 
-def _source_exprs(ref: sql.Composable | None) -> list[sql.Composable]:
-    """The SELECT / VALUES expressions turning staged values into column values."""
+def _source_exprs() -> list[sql.Composable]:
+    """The SELECT expressions turning staged values (``s``) into column values (``_target_names`` order).
+
+    ``last_queue_name`` is the name an event carried, else the directory's (``q``, the queue table joined
+    in the same statement, so it reads the directory as of this statement: see ``write_batch``).
+    """
     exprs: list[sql.Composable] = []
-    for name, typ in COLUMNS:
-        value: Query
-        if ref is None:
-            value = sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(typ))
-        else:
-            value = sql.SQL("{}.{}").format(ref, sql.Identifier(name))
+    for name, _ in COLUMNS:
+        value: Query = sql.SQL("s.{}").format(sql.Identifier(name))
         if name in TIME_COLUMNS:
             value = _ms_to_ts(value)
         elif name == "state":
             value = sql.SQL("{}::jsonb").format(value)
+        elif name == "last_queue_name":
+            value = sql.SQL("COALESCE(s.last_queue_name, q.name)")
         exprs.append(value)
+    exprs.append(sql.SQL("(s.last_queue_name IS NOT NULL)"))  # last_queue_name_from_event
     return exprs
+
+
+def _target_names() -> list[sql.Identifier]:
+    return [sql.Identifier(n) for n, _ in COLUMNS] + [sql.Identifier(n) for n in _DERIVED]
+
+
+def _select_rows(source: sql.Composable) -> sql.Composed:
+    """``SELECT`` the row values from ``source`` (aliased ``s``), resolving directory queue names."""
+    return sql.SQL(
+        "SELECT {exprs}, now(), now() FROM {source} LEFT JOIN queue q ON q.queue_id = s.last_queue_id "
+        "ORDER BY s.conversation_id"
+    ).format(exprs=sql.SQL(", ").join(_source_exprs()), source=source)
 
 
 def _upsert(table: sql.Identifier, source: sql.Composable) -> sql.Composed:
     """``INSERT … ON CONFLICT DO UPDATE`` that rewrites only changed rows, never downgrading logic."""
-    names = [sql.Identifier(n) for n, _ in COLUMNS]
+    names = _target_names()
     sets = [sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in _CONTENT]
     old = sql.SQL(", ").join(sql.SQL("c.{}").format(sql.Identifier(n)) for n in _CONTENT)
     new = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in _CONTENT)
@@ -116,6 +140,7 @@ class Statements:
     """Every statement the store runs, for one conversation table."""
 
     create_stage: Query
+    clear_stage: Query
     copy_stage: Query
     upsert_from_stage: Query
     upsert_values: Query
@@ -125,6 +150,7 @@ class Statements:
     advance_offset: Query
     stored_offsets: Query
     lock_queues: Query
+    lock_queue_ids: Query
     upsert_queues: Query
     queue_names: Query
 
@@ -137,14 +163,14 @@ def build_statements(table_name: str) -> Statements:
         sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in COLUMNS
     )
     names = sql.SQL(", ").join(sql.Identifier(n) for n, _ in COLUMNS)
-    from_stage = sql.SQL(
-        "SELECT {exprs}, now(), now() FROM pg_temp.{stage} s ORDER BY s.conversation_id"
-    ).format(exprs=sql.SQL(", ").join(_source_exprs(sql.SQL("s"))), stage=stage)
-    values = sql.SQL("VALUES ({exprs}, now(), now())").format(exprs=sql.SQL(", ").join(_source_exprs(None)))
+    from_stage = _select_rows(sql.SQL("pg_temp.{} s").format(stage))
+    placeholders = sql.SQL(", ").join(sql.SQL("%s::{}").format(sql.SQL(t)) for _, t in COLUMNS)
+    values = _select_rows(sql.SQL("(VALUES ({})) AS s ({})").format(placeholders, names))
     return Statements(
         create_stage=sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {stage} ({cols}) ON COMMIT DELETE ROWS").format(
             stage=stage, cols=stage_cols
         ),
+        clear_stage=sql.SQL("DELETE FROM pg_temp.{stage}").format(stage=stage),
         copy_stage=sql.SQL("COPY pg_temp.{stage} ({names}) FROM STDIN (FORMAT BINARY)").format(
             stage=stage, names=names
         ),
@@ -171,8 +197,9 @@ def build_statements(table_name: str) -> Statements:
             "WITH u AS (SELECT * FROM unnest(%(ids)s::text[], %(old)s::text[], %(new)s::text[]) "
             "AS u(id, old, new)), "
             "target AS (SELECT c.conversation_id, u.new FROM {table} c JOIN u ON c.last_queue_id = u.id "
-            "WHERE (c.last_queue_name IS NULL OR c.last_queue_name = u.old) "
-            "AND c.last_queue_name IS DISTINCT FROM u.new "
+            "WHERE c.last_queue_name IS DISTINCT FROM u.new AND (c.last_queue_name_from_event IS FALSE "
+            "OR (c.last_queue_name_from_event IS NULL "
+            "AND (c.last_queue_name IS NULL OR c.last_queue_name = u.old))) "
             "ORDER BY c.conversation_id FOR UPDATE OF c) "
             "UPDATE {table} AS c SET last_queue_name = target.new, db_last_updated = now() "
             "FROM target WHERE c.conversation_id = target.conversation_id"
@@ -187,6 +214,14 @@ def build_statements(table_name: str) -> Statements:
         stored_offsets=sql.SQL(
             "SELECT partition, next_offset FROM consumer_offset WHERE group_id = %s AND topic = %s"
         ),
+        # One statement, keys in ascending order (so two transactions never wait on each other in a
+        # cycle); exclusive where the id is flagged, shared otherwise. A key's modes are merged (bool_or).
+        lock_queue_ids=sql.SQL(
+            "SELECT count(*) FROM (SELECT CASE WHEN k.excl "
+            "THEN pg_advisory_xact_lock({cls}, k.key) ELSE pg_advisory_xact_lock_shared({cls}, k.key) END "
+            "FROM (SELECT hashtext(u.id) AS key, bool_or(u.excl) AS excl "
+            "FROM unnest(%(ids)s::text[], %(excl)s::bool[]) AS u(id, excl) GROUP BY 1 ORDER BY 1) k) l"
+        ).format(cls=sql.Literal(QUEUE_LOCK_CLASS)),
         lock_queues=sql.SQL(
             "SELECT queue_id, name FROM queue WHERE queue_id = ANY(%s) ORDER BY queue_id FOR UPDATE"
         ),

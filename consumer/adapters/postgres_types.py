@@ -18,6 +18,7 @@ __all__ = [
     "PartitionAdvance",
     "QueueInfo",
     "RowWrite",
+    "Unwritable",
     "WriteMethod",
     "WriteResult",
 ]
@@ -44,6 +45,11 @@ class PartitionAdvance:
 @dataclass(frozen=True, slots=True)
 class RowWrite:
     """A folded conversation: its derived columns and its state as JSON-ready data (``state_to_json``).
+
+    ``row.last_queue_name`` is the name an *event* carried (derive the row without a queue directory),
+    or None: the store resolves the directory's name in SQL, inside the write transaction, and records
+    which of the two it is (``last_queue_name_from_event``) so a directory rename never overrides an
+    event's name.
 
     ``error_at`` (epoch ms, e.g. the state's ``error_at``) goes with ``row.error_message``; a row without
     an error message never clears a stored one.
@@ -76,12 +82,14 @@ class BatchWrite:
         offsets: the partitions the batch consumed; each one is fenced.
         rows: folded rows; at most one per conversation (a later duplicate replaces an earlier one).
         errors: error marks applied after the rows.
+        queues: queue directory entries (from the queues topic) upserted before the rows.
     """
 
     group_id: str
     offsets: Sequence[PartitionAdvance]
     rows: Sequence[RowWrite] = ()
     errors: Sequence[ErrorMark] = field(default_factory=tuple)
+    queues: Sequence[QueueInfo] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +113,19 @@ class QueueInfo:
     queue_id: str
     name: str | None
     division_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unwritable:
+    """The parts of a batch PostgreSQL rejects on their own (data or constraint errors), with the error.
+
+    Attributes:
+        conversations: conversation id -> error, for rows or error marks that cannot be written.
+        queues: queue id -> error, for directory entries that cannot be written.
+    """
+
+    conversations: Mapping[str, str] = field(default_factory=dict)
+    queues: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.conversations or self.queues)

@@ -233,7 +233,9 @@ class _Gen:
             elif avro_field.get("default", ...) is None and self.kind(avro_field["type"]) == "union":
                 out.append(f"    {target} = None")  # a field the domain does not have: its null default
             else:
-                raise ValueError(f"{cls.__name__ if cls else name} lacks {field_name}, which has no null default")
+                raise ValueError(
+                    f"{cls.__name__ if cls else name} lacks {field_name}, which has no null default"
+                )
             self.value(avro_field["type"], out, "    ", target)
         if len(out) == 1:
             out.append("    pass")

@@ -1,8 +1,10 @@
 """``convstream bridge``: publish Genesys messages to Kafka as Avro (SPEC §7).
 
-Sources: ``--source file FILE…`` (JSON Lines of Notifications envelopes, EventBridge events or analytics
-records, auto-detected per line; ``-`` is stdin) or ``--source simulator`` (the contact-center simulator
-of ``convstream simulate``, with the same options). ``--queues FILE`` also publishes a queue directory
+Sources: ``--source genesys`` (the live Genesys Cloud Notifications WebSocket with gap backfill from
+the Analytics API and the routing queue directory; see docs/genesys.md), ``--source file FILE…``
+(JSON Lines of Notifications envelopes, EventBridge events or analytics records, auto-detected per
+line; ``-`` is stdin) or ``--source simulator`` (the contact-center simulator of ``convstream simulate``,
+with the same options). ``--queues FILE`` also publishes a queue directory
 (JSONL of ``{"id", "name"}``) on the compacted queues topic.
 
 Steps:
@@ -37,6 +39,7 @@ from consumer.bridge_sources import file_items, queue_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
+from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
 from consumer.simulate import Simulation
@@ -44,7 +47,7 @@ from consumer.simulate import Simulation
 __all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "bridge"
-HELP = "publish Genesys messages (JSONL files or the simulator) to Kafka as Avro"
+HELP = "publish Genesys messages (Genesys Cloud, JSONL files or the simulator) to Kafka as Avro"
 DESCRIPTION = __doc__
 
 EPILOG: Final = """\
@@ -65,17 +68,21 @@ settings (environment variables; *_FILE variants read the value from a file):
   CONVSTREAM_SCHEMA_REGISTRY__URL         Confluent-compatible registry (default Apicurio ccompat v7)
   CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER / CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_PASSWORD
   CONVSTREAM_SCHEMA_REGISTRY__TIMEOUT_SECONDS
-  CONVSTREAM_BRIDGE__SOURCE              file | simulator: the default of --source (default simulator)
+  CONVSTREAM_BRIDGE__SOURCE              genesys | file | simulator: default of --source (simulator)
+  CONVSTREAM_BRIDGE__QUEUE_SYNC_SECONDS   genesys: re-sync the queue directory this often (default 900)
   CONVSTREAM_BRIDGE__COMPRESSION          none | gzip | snappy | lz4 | zstd (default lz4)
   CONVSTREAM_BRIDGE__LINGER_MS            producer linger.ms (default 20)
   CONVSTREAM_OBSERVABILITY__LOG_LEVEL     DEBUG | INFO | WARNING | ERROR
   CONVSTREAM_OBSERVABILITY__LOG_FORMAT    auto | json | human
-
+  CONVSTREAM_OBSERVABILITY__METRICS_HOST / _METRICS_PORT  genesys: /metrics /livez /readyz (0.0.0.0:9400)
+{genesys}
 The producer always runs with enable.idempotence=true, acks=all and partitioner=murmur2_random
 (Java-compatible co-partitioning by conversation id).
 
-exit codes: 0 every line published; 2 bad lines were reported (good lines published) or usage error;
-1 deliveries failed; 3 invalid configuration; 4 Kafka or the schema registry unreachable."""
+exit codes: 0 every line published (genesys: stopped by SIGTERM/SIGINT); 2 bad lines were reported
+(good lines published) or usage error;
+1 deliveries failed; 3 invalid configuration or Genesys refused the OAuth client; 4 Kafka, the schema
+registry or Genesys unreachable.""".replace("{genesys}", GENESYS_EPILOG)
 
 _EXIT_USAGE: Final = 2
 _DEFAULT_ADMIN_TIMEOUT_SECONDS: Final = 10.0
@@ -87,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument(
         "--source",
-        choices=("file", "simulator"),
+        choices=("genesys", "file", "simulator"),
         default=None,
         help="where messages come from (default: CONVSTREAM_BRIDGE__SOURCE, file when FILEs are given)",
     )
@@ -172,8 +179,8 @@ def _usage(message: str) -> int:
 
 
 def _check_usage(args: argparse.Namespace, source: str) -> str | None:
-    if source == "genesys":
-        return "--source genesys is not available yet: use --source file or --source simulator"
+    if source == "genesys" and args.files:
+        return "FILE arguments are only for --source file"
     if source == "file" and not args.files:
         return "--source file needs at least one FILE ('-' reads stdin)"
     if source == "simulator" and args.files:
@@ -265,6 +272,9 @@ def run(args: argparse.Namespace) -> int:
         encode_event=encode_event,
         progress_seconds=args.progress_seconds,
     )
+    if source == "genesys":
+        with _stop_on_signals(bridge.stop_event):
+            return run_genesys_bridge(settings, bridge, queue_schema_id)
     with _stop_on_signals(bridge.stop_event):
         now_ms = int(time.time() * 1000)
         if args.queues:

@@ -15,6 +15,7 @@ Steps:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -60,6 +61,8 @@ exit codes: 0 stopped by SIGTERM/SIGINT or end offsets reached; 1 failure; 3 inv
 4 Kafka, the schema registry or PostgreSQL unreachable at start; 5 wedged (no progress while lag > 0)."""
 
 log = logging.getLogger(__name__)
+
+_GC_GEN0_THRESHOLD: Final = 200_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +146,15 @@ def _stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _tune_gc() -> None:
+    """Fewer cyclic-GC passes: a batch allocates ~10^6 short-lived acyclic objects (events, states) that
+    reference counting frees; default thresholds re-scan every live batch object many times per batch
+    (measured: decode and state serialization 1.6-3x slower). Startup objects are frozen out of scans."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_GC_GEN0_THRESHOLD, 50, 100)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the consumer (see the module docstring for the steps and exit codes)."""
     # Step 1.
@@ -169,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
             ) from exc
         stack.callback(server.stop)
         # Step 4.
+        _tune_gc()
         log.info(
             "consumer starting",
             extra={"group_id": pipeline.config.group_id, "until_end": bool(ends is not None)},

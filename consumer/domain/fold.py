@@ -23,22 +23,16 @@ Pure module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import repeat
-from operator import attrgetter, gt, is_
+from operator import attrgetter
 from typing import Final
 
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent
+from consumer.domain.merge import ParticipantUpdate, apply_snapshot, merge_participant
 from consumer.domain.state import (
     COMMUNICATION_FIELDS,
     FACT_FIELDS,
-    IMPLICIT_COMM_KEYS,
-    IMPLICIT_PARTICIPANT_KEYS,
     LOGIC_VERSION,
-    NO_COMM_VALUES,
-    NO_PARTICIPANT_VALUES,
     PARTICIPANT_FIELDS,
-    TERMINAL_STATES,
-    CommunicationState,
     ConversationState,
     Keys,
     OrderKey,
@@ -50,12 +44,9 @@ from consumer.domain.status import calculated_status
 
 __all__ = ["flow_purpose", "fold", "fold_all", "with_error"]
 
-_NONES = repeat(None)
-_COMM_VALUES = attrgetter(*COMMUNICATION_FIELDS)
-_PARTICIPANT_VALUES = attrgetter(*PARTICIPANT_FIELDS)
 _SNAPSHOT_FACTS: Final = FACT_FIELDS[:9]
 _SNAPSHOT_FACT_VALUES = attrgetter(*_SNAPSHOT_FACTS)
-_NO_OUTBOUND: Final[Values] = (None,) * (len(FACT_FIELDS) - len(_SNAPSHOT_FACTS))
+_NO_SNAPSHOT_FACTS: Final[Values] = (None,) * len(_SNAPSHOT_FACTS)
 
 _START_KINDS: Final = {
     "customer.start": "customer",
@@ -107,162 +98,6 @@ def _merge(values: Values, keys: Keys, new: Values, key: OrderKey) -> tuple[Valu
     return tuple(out_v), tuple(out_k)
 
 
-def _merge_relative(
-    values: Values, keys: Keys, new: Values, key: OrderKey, old_rkey: OrderKey | None, rkey: OrderKey | None
-) -> tuple[Values, Keys]:
-    """Per-field last-writer-wins on effective keys, re-expressed relative to the new ``rkey``."""
-    out_v: list[Value] = []
-    out_k: list[OrderKey | None] = []
-    for v, k, n in zip(values, keys, new, strict=True):
-        if k is None and v is not None:
-            k = old_rkey
-        if n is not None and (k is None or key >= k):
-            v, k = n, key
-        out_v.append(v)
-        out_k.append(None if k is None or k == rkey else k)
-    return tuple(out_v), tuple(out_k)
-
-
-def _covers(values: Values, new: Values) -> bool:
-    """True when ``new`` sets every field ``values`` has set (so, if newer, it replaces them all)."""
-    # C-level maps: "new is None" > "old is None" flags a field the update would leave unknown.
-    return new == values or not any(map(gt, map(is_, new, _NONES), map(is_, values, _NONES)))
-
-
-def _terminal(old: str | None, state: Value) -> str | None:
-    """Grow-only terminal flag; ``terminated`` wins over ``disconnected`` so order does not matter."""
-    if state not in TERMINAL_STATES or old == state or old == "terminated":
-        return old
-    return str(state)
-
-
-def _merge_attributes(
-    old: Mapping[str, tuple[str, OrderKey]], new: Mapping[str, str], key: OrderKey
-) -> Mapping[str, tuple[str, OrderKey]]:
-    out: dict[str, tuple[str, OrderKey]] | None = None
-    for name, value in new.items():
-        prev = old.get(name)
-        if prev is None or key >= prev[1]:
-            if out is None:
-                out = dict(old)
-            out[name] = (value, key)
-    return old if out is None else out
-
-
-Comms = list[tuple[str, Values]]
-ParticipantUpdate = tuple[Values, Comms, Mapping[str, str], bool]
-"""What one event says about one participant: values, communications, attributes, ACW complete."""
-
-
-def _covering(old: ParticipantState, values: Values, comms: Comms) -> bool:
-    """True when the update restates every known field of the participant and of all its communications."""
-    if not _covers(old.values, values):
-        return False
-    if len(comms) > 1 and len({cid for cid, _ in comms}) != len(comms):
-        return False  # one communication twice in one event: let the general merge combine them
-    for cid, c in old.communications.items():
-        for new_cid, new in comms:
-            if new_cid == cid:
-                if not _covers(c.values, new):
-                    return False
-                break
-        else:
-            return False
-    return True
-
-
-def _fast_comms(old: ParticipantState, updates: Comms) -> Mapping[str, CommunicationState]:
-    """Communications after a newer covering update: the update's values, all keys implicit."""
-    comms = old.communications
-    out: dict[str, CommunicationState] | None = None
-    for cid, values in updates:
-        prev = comms.get(cid)
-        terminal = _terminal(None if prev is None else prev.terminal, values[1])
-        if (
-            prev is not None
-            and prev.terminal is terminal
-            and prev.keys is IMPLICIT_COMM_KEYS
-            and prev.values == values
-        ):
-            continue
-        if out is None:
-            out = dict(comms)
-        out[cid] = CommunicationState(cid, values, IMPLICIT_COMM_KEYS, terminal)
-    return comms if out is None else out
-
-
-def _slow_comms(
-    old: ParticipantState, updates: Comms, key: OrderKey, rkey: OrderKey | None
-) -> Mapping[str, CommunicationState]:
-    """Communications after any update: effective-key merge, every communication re-keyed to ``rkey``."""
-    old_rkey = old.rkey
-    out = dict(old.communications)
-    if rkey != old_rkey:
-        for cid, c in out.items():
-            values, keys = _merge_relative(c.values, c.keys, NO_COMM_VALUES, key, old_rkey, rkey)
-            out[cid] = CommunicationState(cid, values, keys, c.terminal)
-    for cid, new in updates:
-        prev = out.get(cid)
-        if prev is None:
-            prev = CommunicationState(cid)
-        values, keys = _merge_relative(prev.values, prev.keys, new, key, rkey, rkey)
-        out[cid] = CommunicationState(cid, values, keys, _terminal(prev.terminal, new[1]))
-    return out
-
-
-def _wrote(values: Values, comms: Comms) -> bool:
-    if values != NO_PARTICIPANT_VALUES:
-        return True
-    return any(v != NO_COMM_VALUES for _, v in comms)
-
-
-def _merge_participant(
-    old: ParticipantState | None, pid: str, update: ParticipantUpdate, key: OrderKey
-) -> ParticipantState:
-    """Merge one event's view of a participant (see the module docstring of ``state`` for ``rkey``)."""
-    if old is None:
-        old = ParticipantState(pid)
-    new_values, comms, attributes, acw_complete = update
-    old_rkey = old.rkey
-    wrote = _wrote(new_values, comms)
-    rkey = key if wrote and (old_rkey is None or key > old_rkey) else old_rkey
-    attrs = _merge_attributes(old.attributes, attributes, key) if attributes else old.attributes
-    acw = old.acw_complete or acw_complete
-    if rkey is key and _covering(old, new_values, comms):
-        values = old.values if new_values == old.values else new_values
-        merged_comms = _fast_comms(old, comms)
-        return ParticipantState(pid, values, IMPLICIT_PARTICIPANT_KEYS, attrs, merged_comms, acw, rkey)
-    if not wrote:
-        if attrs is old.attributes and acw == old.acw_complete and not comms:
-            return old
-        merged_comms = _slow_comms(old, comms, key, rkey) if comms else old.communications
-        return ParticipantState(pid, old.values, old.keys, attrs, merged_comms, acw, rkey)
-    values, keys = _merge_relative(old.values, old.keys, new_values, key, old_rkey, rkey)
-    merged = ParticipantState(pid, values, keys, attrs, _slow_comms(old, comms, key, rkey), acw, rkey)
-    return old if merged == old else merged
-
-
-def _apply_snapshot(
-    participants: Mapping[str, ParticipantState], body: ConversationSnapshot, key: OrderKey
-) -> Mapping[str, ParticipantState]:
-    out: dict[str, ParticipantState] | None = None
-    for p in body.participants:
-        pid = p.id
-        prev = participants.get(pid) if out is None else out.get(pid)
-        update = (
-            _PARTICIPANT_VALUES(p),
-            [(c.id, _COMM_VALUES(c)) for c in p.communications],
-            p.attributes,
-            False,
-        )
-        merged = _merge_participant(prev, pid, update, key)
-        if merged is not prev:
-            if out is None:
-                out = dict(participants)
-            out[pid] = merged
-    return participants if out is None else out
-
-
 def _values(fields: tuple[str, ...], **given: Value) -> Values:
     return tuple(given.get(name) for name in fields)
 
@@ -309,11 +144,40 @@ def _detail_facts(d: DetailEvent) -> Values | None:
     )
 
 
-def _union(current: tuple[str, ...], extra: Iterable[str | None]) -> tuple[str, ...]:
+def _union(current: tuple[str, ...], extra: tuple[str | None, ...]) -> tuple[str, ...]:
+    if extra == current:
+        return current  # the common re-statement; ``current`` is already sorted and unique
     new = {x for x in extra if x is not None}
     if new.issubset(current):
         return current
     return tuple(sorted(new.union(current)))
+
+
+_Parts = tuple[Mapping[str, ParticipantState], bool, Mapping[str, OrderKey], Values | None, tuple[str, ...]]
+"""What one event changes: participants, whether a status input other than ``rkey`` changed, answered
+facts, conversation-level fact values (positions of :data:`FACT_FIELDS`; None: none), division ids."""
+
+
+def _snapshot_parts(state: ConversationState, body: ConversationSnapshot, key: OrderKey) -> _Parts:
+    participants, reshaped = apply_snapshot(state.participants, body, key)
+    facts: Values | None = _SNAPSHOT_FACT_VALUES(body)
+    if facts == _NO_SNAPSHOT_FACTS:
+        facts = None  # most snapshots carry no conversation-level fact: skip the register merge
+    return participants, reshaped, state.answered, facts, _union(state.division_ids, body.division_ids)
+
+
+def _detail_parts(state: ConversationState, body: DetailEvent, key: OrderKey) -> _Parts:
+    participants = state.participants
+    update = _detail_update(body, key[0]) if body.participant_id is not None else None
+    reshaped = False
+    if update is not None:
+        pid = str(body.participant_id)
+        prev = participants.get(pid)
+        merged = merge_participant(prev, pid, update, key)
+        if merged is not prev:
+            participants, reshaped = {**participants, pid: merged}, True
+    divisions = _union(state.division_ids, (body.division_id,))
+    return participants, reshaped, _answered(state.answered, body, key), _detail_facts(body), divisions
 
 
 def fold(state: ConversationState | None, event: ConversationEvent) -> ConversationState:
@@ -324,7 +188,7 @@ def fold(state: ConversationState | None, event: ConversationEvent) -> Conversat
         event: An event of that conversation.
 
     Returns:
-        The new state (``state`` itself is never modified).
+        The new state (``state`` itself is never modified; returned as is when the event adds nothing).
 
     Raises:
         ValueError: ``event`` belongs to another conversation than ``state``.
@@ -334,44 +198,44 @@ def fold(state: ConversationState | None, event: ConversationEvent) -> Conversat
         state = ConversationState(cid)
     elif state.conversation_id != cid:
         raise ValueError(f"event of conversation {cid!r} folded into state of {state.conversation_id!r}")
-    key = (event.event_time, event.event_id)
     t = event.event_time
+    key = (t, event.event_id)
     body = event.body
-    participants = state.participants
-    answered = state.answered
+    parts = (
+        _snapshot_parts(state, body, key)
+        if isinstance(body, ConversationSnapshot)
+        else _detail_parts(state, body, key)
+    )
+    participants, reshaped, answered, new_facts, divisions = parts
     facts, fact_keys = state.facts, state.fact_keys
-    if isinstance(body, ConversationSnapshot):
-        participants = _apply_snapshot(participants, body, key)
-        new_facts: Values | None = _SNAPSHOT_FACT_VALUES(body) + _NO_OUTBOUND
-        divisions = _union(state.division_ids, body.division_ids)
-    else:
-        update = _detail_update(body, t) if body.participant_id is not None else None
-        if update is not None:
-            pid = str(body.participant_id)
-            prev = participants.get(pid)
-            merged = _merge_participant(prev, pid, update, key)
-            if merged is not prev:
-                participants = {**participants, pid: merged}
-        new_facts = _detail_facts(body)
-        divisions = _union(state.division_ids, (body.division_id,))
-        answered = _answered(answered, body, key)
     if new_facts is not None:
         facts, fact_keys = _merge(facts, fact_keys, new_facts, key)
-    status = state.calculated_status
-    changed_at = state.status_changed_at
+    first, last = state.first_event_at, state.last_event_at
+    first = t if first is None or t < first else first
+    last = t if last is None or t > last else last
+    old_participants, old_answered = state.participants, state.answered
+    status, changed_at = state.calculated_status, state.status_changed_at
+    # The status reads rkey only through answered facts, so a snapshot that merely re-states participants
+    # (moving their rkey) cannot change it while there are none.
     if (
-        participants is not state.participants
-        or answered is not state.answered
+        reshaped
+        or answered is not old_answered
+        or (answered and participants is not old_participants)
         or state.logic_version != LOGIC_VERSION
     ):
         status = calculated_status(participants, answered)
         if status != state.calculated_status:
             changed_at = t
-    first, last = state.first_event_at, state.last_event_at
+    elif (
+        participants is old_participants
+        and facts is state.facts
+        and divisions is state.division_ids
+        and first == state.first_event_at
+        and last == state.last_event_at
+    ):
+        return state  # a duplicate or an older re-statement: nothing to record
     return ConversationState(
-        cid, facts, fact_keys, divisions, participants, answered,
-        t if first is None or t < first else first,
-        t if last is None or t > last else last,
+        cid, facts, fact_keys, divisions, participants, answered, first, last,
         status, changed_at, state.error_message, state.error_at, LOGIC_VERSION,
     )  # fmt: skip
 

@@ -82,11 +82,32 @@ MEDIA_TOPIC_SUFFIXES: Final[dict[str, str]] = {
 _MEDIA_ALIASES: Final[dict[str, str]] = {"call": "voice", "calls": "voice", "cobrowsesession": "cobrowse"}
 
 
+def _normalize_disconnect_type(value: str) -> str:
+    return _DISCONNECT_BY_KEY.get(_squash(value), value.lower())
+
+
+def _spellings(dotted: str) -> set[str]:
+    """The usual spellings of one canonical disconnect type: dotted, UPPER_SNAKE, camelCase (both orders)."""
+    words = dotted.split(".")
+    out = {dotted, dotted.upper()}
+    for order in (words, words[::-1]):
+        out |= {"_".join(order).upper(), "_".join(order), order[0] + "".join(w.title() for w in order[1:])}
+    return out
+
+
+#: The usual spellings, already normalized (by the general rule, so the result is the same): the hot path
+#: is one dict lookup instead of squashing the string character by character.
+_KNOWN_DISCONNECT_SPELLINGS: Final[dict[str, str]] = {
+    spelling: _normalize_disconnect_type(spelling) for d in DISCONNECT_TYPES for spelling in _spellings(d)
+}
+
+
 def normalize_disconnect_type(value: str | None) -> str | None:
     """Any of Genesys's disconnect-type spellings -> the dotted lowercase one (unknown values lowercased)."""
     if value is None:
         return None
-    return _DISCONNECT_BY_KEY.get(_squash(value), value.lower())
+    known = _KNOWN_DISCONNECT_SPELLINGS.get(value)
+    return known if known is not None else _normalize_disconnect_type(value)
 
 
 def normalize_media_type(value: str | None) -> str | None:

@@ -23,7 +23,8 @@ Guarantees:
 
 - ``event_id`` = lowercase hex SHA-256 of ``topic_name + "\\n" + canonical JSON of the body``
   (``json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, UTF-8): the same
-  message delivered twice, whatever its whitespace or key order, has one id.
+  message delivered twice, whatever its whitespace or key order, has one id. The bytes come from orjson
+  when they are provably the same (see :func:`canonical_json_bytes`), else from ``json``.
 - ``event_time``: detail events -> ``eventTime``; snapshots -> max(latest observed time in the body,
   ``received_at``) (SPEC §3; ``resumeTime``/``callbackScheduledTime`` never count).
 - ``topic_pattern`` = the topic with ids replaced by ``{id}``; ``conversation_id`` from the body
@@ -32,6 +33,10 @@ Guarantees:
   ``v2.system.*`` messages return :class:`Ignored`, never an error.
 - An unrecognized topic raises :class:`~consumer.errors.UnknownTopicError` (never guessed); a malformed
   message raises :class:`~consumer.errors.NormalizeError` naming the JSON path (``eventBody.id missing``).
+
+Generic conversation topics and detail events in the usual well-typed shape take a fast path
+(:mod:`consumer.genesys._fast`); anything else, and every error, goes through the checked path, so results
+and error messages are the checked path's.
 
 Pure module: no I/O, clock, logging or randomness.
 """
@@ -45,8 +50,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent, Source
 from consumer.errors import NormalizeError, UnknownTopicError
+from consumer.genesys._fast import Irregular, detail_event_fast, generic_snapshot_fast, new_event
 from consumer.genesys._fields import Fields
 from consumer.genesys.details import DETAIL_KINDS, detail_event
 from consumer.genesys.enums import MEDIA_TOPIC_SUFFIXES
@@ -60,6 +68,7 @@ __all__ = [
     "NormalizeResult",
     "Normalized",
     "canonical_json",
+    "canonical_json_bytes",
     "compute_event_id",
     "is_analytics_record",
     "is_eventbridge_event",
@@ -74,6 +83,10 @@ EVENTBRIDGE_SOURCE_PREFIX: Final = "aws.partner/genesys.com"
 
 _CONVERSATION_TOPIC: Final = re.compile(r"^v2\.(routing\.queues|users)\.([^.]+)\.conversations(?:\.(\w+))?$")
 _DETAIL_TOPIC: Final = re.compile(r"^v2\.detail\.events\.conversation\.([^.]+)\.(.+)$")
+_GENERIC_PATTERNS: Final = {
+    family: f"v2.{family}.{{id}}.conversations" for family in ("routing.queues", "users")
+}
+_DETAIL_PATTERNS: Final = {kind: f"v2.detail.events.conversation.{{id}}.{kind}" for kind in DETAIL_KINDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +112,60 @@ def canonical_json(body: object) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+#: orjson and ``json`` agree on objects, arrays, strings (same escapes, keys sorted by code point), ints of
+#: up to 64 bits, booleans and null; they differ on floats (``1e-05`` vs ``0.00001``; NaN/Infinity, which
+#: orjson writes as ``null``). orjson writes a finite float as ``<digits>.<digits>`` or ``<digits>e±<digits>``
+#: (``1.5``, ``1e+16``, ``1.5e-07``), and inside a container a number token is followed by ``,``, ``}`` or
+#: ``]``. So these two patterns (a fraction then a terminator or an exponent; an exponent then a terminator)
+#: find every float; ``"10:00:00.100Z"`` does not match, a string such as ``"v1.5,"`` may, which only costs
+#: the fallback. Two literal-led patterns: an alternation or a leading character class scans slowly.
+_FLOAT_FRACTION: Final = re.compile(rb"\.[0-9]+[,}\]e]")
+_FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
+#: Subclasses of str/int/dict/list, dataclasses and datetimes raise instead (json would treat them
+#: differently or not at all), so they take the fallback too; so do ints beyond 64 bits and non-str keys.
+_ORJSON_OPTIONS: Final = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _has_float(value: object) -> bool:
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(_has_float(item) for item in value.values())
+    if type(value) is list or type(value) is tuple:
+        return any(_has_float(item) for item in value)
+    return False
+
+
+def canonical_json_bytes(body: object) -> bytes:
+    """``canonical_json(body).encode()``, byte for byte, computed by orjson when that is provably equal.
+
+    The fallback to ``json`` covers floats (formatted differently), NaN/Infinity (orjson writes ``null``, so
+    a ``null`` in the output is checked for floats in the body) and everything orjson refuses; errors are
+    therefore ``json``'s (``TypeError``, ``UnicodeEncodeError`` for lone surrogates, ``RecursionError``).
+    """
+    try:
+        fast = orjson.dumps(body, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        return canonical_json(body).encode()
+    if (
+        fast[:1] in (b"{", b"[")  # a bare scalar would have no terminator after a float
+        and _FLOAT_FRACTION.search(fast) is None
+        and _FLOAT_EXPONENT.search(fast) is None
+        and (b"null" not in fast or not _has_float(body))
+    ):
+        return fast
+    return canonical_json(body).encode()
+
+
 def compute_event_id(topic_name: str, body: object) -> str:
     """Lowercase hex SHA-256 of ``topic_name + "\\n" + canonical_json(body)`` (UTF-8)."""
-    return hashlib.sha256(f"{topic_name}\n{canonical_json(body)}".encode()).hexdigest()
+    canonical = canonical_json_bytes(body)
+    return hashlib.sha256(topic_name.encode() + b"\n" + canonical).hexdigest()
 
 
 def topic_pattern(topic_name: str) -> str:
@@ -133,6 +197,10 @@ def normalize_message(message: Mapping[str, Any], *, received_at: int, source: S
         UnknownTopicError: the topic is not one convstream handles.
         NormalizeError: the message is malformed (the message names the field).
     """
+    if type(message) is dict and "detail-type" not in message:
+        fast = _envelope_fast(message, received_at, source)
+        if fast is not None:
+            return fast
     if not isinstance(message, Mapping):
         raise NormalizeError("message is not a JSON object")
     if is_eventbridge_event(message):
@@ -200,6 +268,78 @@ def _envelope(env: Fields, received_at: int, source: Source, *, prefix: str) -> 
         correlation_id=correlation_id,
     )
     return Normalized((event,))
+
+
+def _envelope_fast(message: dict[str, Any], received_at: int, source: Source) -> Normalized | None:
+    """:func:`_envelope` for generic conversation topics and detail events in the usual well-typed shape;
+    ``None`` sends the message to the checked path (other topics, anything irregular, every error)."""
+    topic = message.get("topicName")
+    body = message.get("eventBody")
+    metadata = message.get("metadata")
+    if type(topic) is not str or type(body) is not dict:
+        return None
+    correlation_id = None
+    if metadata is not None:
+        if type(metadata) is not dict:
+            return None
+        correlation_id = metadata.get("CorrelationId")
+        if correlation_id is not None:
+            if type(correlation_id) is not str:
+                return None
+            correlation_id = correlation_id or None
+    try:
+        match = _CONVERSATION_TOPIC.match(topic)
+        if match is not None:
+            if match.group(3) is not None:
+                return None  # media-specific topics: checked path
+            pattern = _GENERIC_PATTERNS[match.group(1)]
+            event = _snapshot_fast(topic, pattern, body, received_at, source, correlation_id)
+        else:
+            event = _detail_fast(topic, body, received_at, source, correlation_id)
+    except Irregular:
+        return None
+    return None if event is None else Normalized((event,))
+
+
+def _snapshot_fast(
+    topic: str,
+    pattern: str,
+    body: dict[str, Any],
+    received_at: int,
+    source: Source,
+    correlation_id: str | None,
+) -> ConversationEvent | None:
+    conversation_id = body.get("id")
+    if type(conversation_id) is not str or not conversation_id:
+        return None
+    snapshot = generic_snapshot_fast(body)
+    observed = snapshot_observed_time(snapshot)
+    event_time = received_at if observed is None or observed < received_at else observed
+    event_id = compute_event_id(topic, body)
+    event: ConversationEvent = new_event(
+        event_id, conversation_id, event_time, received_at, source, topic, pattern, snapshot, correlation_id
+    )
+    return event
+
+
+def _detail_fast(
+    topic: str, body: dict[str, Any], received_at: int, source: Source, correlation_id: str | None
+) -> ConversationEvent | None:
+    match = _DETAIL_TOPIC.match(topic)
+    if match is None or (kind := match.group(2)) not in DETAIL_KINDS:
+        return None
+    topic_id = match.group(1)
+    body_id = body.get("conversationId")
+    event_time = body.get("eventTime")
+    if type(event_time) is not int or not (body_id is None or (type(body_id) is str and body_id == topic_id)):
+        return None  # epoch ms is the usual form; anything else (and every error) is the checked path's
+    detail = detail_event_fast(kind, body)
+    event_id = compute_event_id(topic, body)
+    pattern = _DETAIL_PATTERNS[kind]
+    event: ConversationEvent = new_event(
+        event_id, topic_id, event_time, received_at, source, topic, pattern, detail, correlation_id
+    )
+    return event
 
 
 def _channel_metadata_reason(body: object) -> str:

@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -40,7 +41,7 @@ from consumer.bridge import Bridge, BridgeItem, BridgeSummary
 from consumer.bridge_sources import queue_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
-from consumer.errors import ConvstreamError
+from consumer.errors import ConvstreamError, TransientError
 from consumer.ops.migrate import migrate
 from consumer.settings import Settings
 from consumer.simulate import Simulation, SimulationOptions
@@ -319,7 +320,9 @@ class _Run:
     def watch(self, until: Callable[[], bool], deadline: float) -> bool:
         """Sample every second until ``until()`` or the deadline; False if the consumer exited."""
         while time.monotonic() < deadline:
-            self.sample()
+            # A broker or database hiccup (e.g. leaders of just-created topics) only skips one sample.
+            with contextlib.suppress(TransientError):
+                self.sample()
             if self.consumer.poll() is not None or self.publisher.error is not None:
                 return False
             if until():
@@ -356,7 +359,8 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             publisher.bridge.stop_event.set()
             publisher.join()
             ok = ok and run.watch(lambda: run.lag == 0, time.monotonic() + options.drain_seconds)
-            run.sample(final=True)
+            with contextlib.suppress(TransientError):
+                run.sample(final=True)
         finally:
             publisher.bridge.stop_event.set()
             code = run.stop_consumer(settings.consumer.shutdown_grace_seconds + 10)

@@ -314,3 +314,17 @@ def test_sql_errors_are_permanent(pg_database: str) -> None:
     with PostgresStore(settings) as bare, pytest.raises(StoreError) as info:
         bare.stored_offsets(GROUP, TOPIC)
     assert info.value.sqlstate == "42P01"
+
+
+def test_count_by(store: PostgresStore) -> None:
+    store.write_batch(
+        BatchWrite(
+            GROUP,
+            [Offsets().advance()],
+            rows=[make_write("a"), make_write("b"), make_write("c", calculated_status="ended")],
+            errors=[ErrorMark("d", "x", T0)],
+        )
+    )
+    assert store.count_by("calculated_status") == [("waiting_in_queue", 2), ("ended", 1), (None, 1)]
+    with pytest.raises(ValueError, match="cannot count by"):
+        store.count_by("conversation_id")

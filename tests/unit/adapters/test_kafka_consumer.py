@@ -82,7 +82,8 @@ def test_flushes_at_max_events() -> None:
     a = adapter([Msg(i) for i in range(100)])
     records = a.poll_batch(max_events=25, max_bytes=10**9, max_ms=10_000)
     assert [r.offset for r in records] == list(range(25))
-    assert records[0].timestamp == 1000 and records[0].key == b"k"
+    assert records[0].timestamp == 1000
+    assert records[0].key == b"k"
 
 
 def test_flushes_at_max_bytes() -> None:

@@ -36,14 +36,19 @@ LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 # Unicode of every plane (surrogates excluded: they are not valid UTF-8, both writers reject them), long
 # strings (multi-byte length varints) and the one-byte/two-byte varint boundaries of ints.
-text = st.text(max_size=8) | st.text(min_size=60, max_size=200) | st.sampled_from(["", "é", "日本語🎧", "\x00"])
+text = (
+    st.text(max_size=8) | st.text(min_size=60, max_size=200) | st.sampled_from(["", "é", "日本語🎧", "\x00"])
+)
 longs = (
     st.integers(min_value=LONG_MIN, max_value=LONG_MAX)
-    | st.sampled_from([0, -1, 63, -64, 64, -65, 8191, 8192, LONG_MIN, LONG_MAX, 1_735_718_405_910, -1_735_718_405_910])
+    | st.sampled_from(
+        [0, -1, 63, -64, 64, -65, 8191, 8192, LONG_MIN, LONG_MAX, 1_735_718_405_910, -1_735_718_405_910]
+    )
     | st.integers(min_value=2**34, max_value=2**42)
 )
 doubles = st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, math.inf, -math.inf, 5e-324, 4.25])
 maps = st.dictionaries(text, text, max_size=4)
+ids = text.filter(bool)  # decode_event rejects empty event/conversation/queue ids
 
 _BY_ANNOTATION: dict[str, st.SearchStrategy[Any]] = {
     "str": text,
@@ -74,6 +79,8 @@ details = _builds(DetailEvent)
 events = _builds(
     ConversationEvent,
     {
+        "event_id": ids,
+        "conversation_id": ids,
         "source": st.sampled_from(["notifications", "eventbridge", "analytics", "simulator", "file"]),
         "body": snapshots | details,
     },
@@ -83,7 +90,7 @@ events = _builds(
 def _read_with_fastavro(payload: bytes) -> ConversationEvent:
     """fastavro's generic reader (not the generated one) plus the codec's dict-to-dataclass mapping."""
     buffer = io.BytesIO(payload)
-    record = schemaless_reader(buffer, WRITER.parsed, None, return_record_name=True)
+    record: Any = schemaless_reader(buffer, WRITER.parsed, None, return_record_name=True)
     assert buffer.tell() == len(payload)
     name, body = record["body"]
     record["body"] = avro._BODY_BUILDERS[name](body)
@@ -102,7 +109,7 @@ def test_byte_identical_to_fastavro_and_read_back_by_fastavro(event: Conversatio
 @settings(max_examples=100, deadline=None)
 @given(
     st.fixed_dictionaries(
-        {"queue_id": text},
+        {"queue_id": ids},
         optional={
             "name": st.none() | text,
             "division_id": st.none() | text,

@@ -1,0 +1,251 @@
+"""Merging one event's view of participants into the folded state (SPEC §4.2; the records half of the fold).
+
+Guarantees (the fold's, property-tested in ``tests/unit/domain``): every field is a last-writer-wins
+register on effective keys (see :mod:`consumer.domain.state` for ``rkey``); terminal communication
+states are sticky; a merge that takes nothing returns the very same object, so callers detect "nothing
+changed" with ``is``.
+
+Speed (``scripts/fold_speed.py``): most participants of a whole-conversation snapshot re-state exactly
+what the state already knows. :func:`apply_snapshot` recognizes that with C-level tuple comparisons
+before building anything, and then only moves the participant's ``rkey`` (one small object, sharing the
+stored values, keys and communications). Everything else goes through :func:`merge_participant`.
+
+Pure module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from itertools import repeat
+from operator import attrgetter, gt, is_
+
+from consumer.domain.events import Communication, ConversationSnapshot
+from consumer.domain.state import (
+    COMMUNICATION_FIELDS,
+    IMPLICIT_COMM_KEYS,
+    IMPLICIT_PARTICIPANT_KEYS,
+    NO_COMM_VALUES,
+    NO_PARTICIPANT_VALUES,
+    PARTICIPANT_FIELDS,
+    TERMINAL_STATES,
+    CommunicationState,
+    Keys,
+    OrderKey,
+    ParticipantState,
+    Value,
+    Values,
+)
+
+__all__ = ["Comms", "ParticipantUpdate", "apply_snapshot", "merge_participant", "terminal"]
+
+Comms = list[tuple[str, Values]]
+ParticipantUpdate = tuple[Values, Comms, Mapping[str, str], bool]
+"""What one event says about one participant: values, communications, attributes, ACW complete."""
+
+_NONES = repeat(None)
+_COMM_VALUES = attrgetter(*COMMUNICATION_FIELDS)
+_PARTICIPANT_VALUES = attrgetter(*PARTICIPANT_FIELDS)
+
+
+def terminal(old: str | None, state: Value) -> str | None:
+    """Grow-only terminal flag; ``terminated`` wins over ``disconnected`` so order does not matter."""
+    if state not in TERMINAL_STATES or old == state or old == "terminated":
+        return old
+    return str(state)
+
+
+def _merge_relative(
+    values: Values,
+    keys: Keys,
+    new: Values,
+    key: OrderKey,
+    old_rkey: OrderKey | None,
+    rkey: OrderKey | None,
+    implicit: Keys,
+) -> tuple[Values, Keys]:
+    """Per-field last-writer-wins on effective keys, re-expressed relative to the new ``rkey``.
+
+    All-implicit keys come back as the shared ``implicit`` constant, which keeps the ``is`` fast paths hot.
+    """
+    out_v: list[Value] = []
+    out_k: list[OrderKey | None] = []
+    for v, k, n in zip(values, keys, new, strict=True):
+        if k is None and v is not None:
+            k = old_rkey
+        if n is not None and (k is None or key >= k):
+            v, k = n, key
+        out_v.append(v)
+        out_k.append(None if k is None or k == rkey else k)
+    merged_keys = tuple(out_k)
+    return tuple(out_v), implicit if merged_keys == implicit else merged_keys
+
+
+def _covers(values: Values, new: Values) -> bool:
+    """True when ``new`` sets every field ``values`` has set (so, if newer, it replaces them all)."""
+    # C-level maps: "new is None" > "old is None" flags a field the update would leave unknown.
+    return new == values or not any(map(gt, map(is_, new, _NONES), map(is_, values, _NONES)))
+
+
+def _merge_attributes(
+    old: Mapping[str, tuple[str, OrderKey]], new: Mapping[str, str], key: OrderKey
+) -> Mapping[str, tuple[str, OrderKey]]:
+    out: dict[str, tuple[str, OrderKey]] | None = None
+    for name, value in new.items():
+        prev = old.get(name)
+        if prev is None or key >= prev[1]:
+            if out is None:
+                out = dict(old)
+            out[name] = (value, key)
+    return old if out is None else out
+
+
+def _covering(old: ParticipantState, values: Values, comms: Comms) -> bool:
+    """True when the update restates every known field of the participant and of all its communications."""
+    if not _covers(old.values, values):
+        return False
+    if len(comms) > 1 and len({cid for cid, _ in comms}) != len(comms):
+        return False  # one communication twice in one event: let the general merge combine them
+    for cid, c in old.communications.items():
+        for new_cid, new in comms:
+            if new_cid == cid:
+                if not _covers(c.values, new):
+                    return False
+                break
+        else:
+            return False
+    return True
+
+
+def _fast_comms(old: ParticipantState, updates: Comms) -> Mapping[str, CommunicationState]:
+    """Communications after a newer covering update: the update's values, all keys implicit."""
+    comms = old.communications
+    out: dict[str, CommunicationState] | None = None
+    for cid, values in updates:
+        prev = comms.get(cid)
+        term = terminal(None if prev is None else prev.terminal, values[1])
+        if (
+            prev is not None
+            and prev.terminal is term
+            and prev.keys is IMPLICIT_COMM_KEYS
+            and prev.values == values
+        ):
+            continue
+        if out is None:
+            out = dict(comms)
+        out[cid] = CommunicationState(cid, values, IMPLICIT_COMM_KEYS, term)
+    return comms if out is None else out
+
+
+def _slow_comms(
+    old: ParticipantState, updates: Comms, key: OrderKey, rkey: OrderKey | None
+) -> Mapping[str, CommunicationState]:
+    """Communications after any update: effective-key merge, every communication re-keyed to ``rkey``."""
+    old_rkey = old.rkey
+    out = dict(old.communications)
+    if rkey != old_rkey:
+        for cid, c in out.items():
+            values, keys = _merge_relative(
+                c.values, c.keys, NO_COMM_VALUES, key, old_rkey, rkey, IMPLICIT_COMM_KEYS
+            )
+            out[cid] = CommunicationState(cid, values, keys, c.terminal)
+    for cid, new in updates:
+        prev = out.get(cid)
+        if prev is None:
+            prev = CommunicationState(cid)
+        values, keys = _merge_relative(prev.values, prev.keys, new, key, rkey, rkey, IMPLICIT_COMM_KEYS)
+        out[cid] = CommunicationState(cid, values, keys, terminal(prev.terminal, new[1]))
+    return out
+
+
+def _wrote(values: Values, comms: Comms) -> bool:
+    if values != NO_PARTICIPANT_VALUES:
+        return True
+    return any(v != NO_COMM_VALUES for _, v in comms)
+
+
+def merge_participant(
+    old: ParticipantState | None, pid: str, update: ParticipantUpdate, key: OrderKey
+) -> ParticipantState:
+    """Merge one event's view of a participant (see the module docstring of ``state`` for ``rkey``).
+
+    Returns:
+        The merged participant; ``old`` itself when the update changes nothing.
+    """
+    if old is None:
+        old = ParticipantState(pid)
+    new_values, comms, attributes, acw_complete = update
+    old_rkey = old.rkey
+    wrote = _wrote(new_values, comms)
+    rkey = key if wrote and (old_rkey is None or key > old_rkey) else old_rkey
+    attrs = _merge_attributes(old.attributes, attributes, key) if attributes else old.attributes
+    acw = old.acw_complete or acw_complete
+    if rkey is key and _covering(old, new_values, comms):
+        values = old.values if new_values == old.values else new_values
+        merged_comms = _fast_comms(old, comms)
+        return ParticipantState(pid, values, IMPLICIT_PARTICIPANT_KEYS, attrs, merged_comms, acw, rkey)
+    if not wrote:
+        if attrs is old.attributes and acw == old.acw_complete and not comms:
+            return old
+        merged_comms = _slow_comms(old, comms, key, rkey) if comms else old.communications
+        return ParticipantState(pid, old.values, old.keys, attrs, merged_comms, acw, rkey)
+    values, keys = _merge_relative(
+        old.values, old.keys, new_values, key, old_rkey, rkey, IMPLICIT_PARTICIPANT_KEYS
+    )
+    merged = ParticipantState(pid, values, keys, attrs, _slow_comms(old, comms, key, rkey), acw, rkey)
+    return old if merged == old else merged
+
+
+def _restates(prev: ParticipantState, values: Values, comms: tuple[Communication, ...]) -> bool:
+    """True when a snapshot participant says exactly what ``prev`` knows, every field from ``prev.rkey``.
+
+    Then merging it can only move ``rkey`` (if the snapshot is newer): no value, terminal flag or
+    explicit key changes. Communications must come in the stored order (they do: a snapshot lists them
+    as Genesys does every time); anything else takes the general merge, which gives the same result.
+    """
+    if prev.keys is not IMPLICIT_PARTICIPANT_KEYS or values != prev.values:
+        return False
+    known = prev.communications
+    if len(comms) != len(known):
+        return False
+    for c, k in zip(comms, known.values(), strict=True):
+        if c.id != k.id or k.keys is not IMPLICIT_COMM_KEYS:
+            return False
+        state = k.values[1]
+        if _COMM_VALUES(c) != k.values or terminal(k.terminal, state) != k.terminal:
+            return False
+    return True
+
+
+def apply_snapshot(
+    participants: Mapping[str, ParticipantState], body: ConversationSnapshot, key: OrderKey
+) -> tuple[Mapping[str, ParticipantState], bool]:
+    """Merge a whole-conversation snapshot's participants.
+
+    Returns:
+        The participants (the very same mapping when nothing changed), and False when at most ``rkey``
+        values moved (so the status can change only through ``answered`` facts, which read ``rkey``).
+    """
+    out: dict[str, ParticipantState] | None = None
+    reshaped = False
+    for p in body.participants:
+        pid = p.id
+        prev = participants.get(pid) if out is None else out.get(pid)
+        values = _PARTICIPANT_VALUES(p)
+        if prev is not None and not p.attributes and _restates(prev, values, p.communications):
+            rkey = prev.rkey
+            if rkey is None or key <= rkey:
+                continue  # an older (or the same) event saying the same: nothing to take
+            merged = ParticipantState(
+                pid, prev.values, IMPLICIT_PARTICIPANT_KEYS, prev.attributes, prev.communications,
+                prev.acw_complete, key,
+            )  # fmt: skip
+        else:
+            comms = [(c.id, _COMM_VALUES(c)) for c in p.communications]
+            merged = merge_participant(prev, pid, (values, comms, p.attributes, False), key)
+            if merged is prev:
+                continue
+            reshaped = True
+        if out is None:
+            out = dict(participants)
+        out[pid] = merged
+    return (participants if out is None else out), reshaped
