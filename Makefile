@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: help install devstack-up devstack-down lint typecheck unit integration test demo bench clean
+.PHONY: help install devstack-up devstack-down lint typecheck unit integration test demo bench clean helm
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -47,3 +47,8 @@ bench: devstack-up ## the benchmark harness (bench/)
 
 clean: ## remove caches (not the downloaded service jars)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+
+helm: install ## build the pinned helm (.cache/bin, first time: minutes), lint + check the chart offline
+	scripts/helm.sh version --short
+	scripts/helm.sh lint helm/convstream --strict --kube-version 1.31.0
+	$(VENV)/bin/pytest tests/deploy -q -p no:cacheprovider

@@ -1,14 +1,17 @@
 """The CPU part of a consumer batch: decode records, fold them per conversation, derive the rows.
 
-No I/O of its own: the writer-schema lookup and the queue directory are injected, so this runs the same
-in unit tests and in the pipeline. Poison records never take good ones with them: a record that does not
-decode, or whose fold raises, is set aside as a :class:`~consumer.dlq.Poison` and the rest of the batch
-goes on (a failed fold keeps the conversation's state from before that record).
+No I/O of its own: the writer-schema lookup is injected, so this runs the same in unit tests and in the
+pipeline. Rows carry only the queue names events carried: the store resolves directory names in SQL,
+inside the batch's write transaction (see :mod:`consumer.adapters.postgres_queues`).
+
+Poison records never take good ones with them: a record that does not decode, or whose fold raises, is
+set aside as a :class:`~consumer.dlq.Poison` and the rest of the batch goes on (a failed fold keeps the
+conversation's state from before that record).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from consumer.adapters.kafka_consumer import Record
@@ -23,10 +26,8 @@ from consumer.errors import InvalidEventError, PoisonRecordError
 __all__ = [
     "DecodedBatch",
     "FoldedBatch",
-    "QueueDirectory",
     "decode_records",
     "fold_batch",
-    "rederive",
 ]
 
 EventDecoder = Callable[[bytes | None], ConversationEvent]
@@ -40,12 +41,14 @@ class DecodedBatch:
     Attributes:
         events: conversation id -> its records and events, in consumption order.
         queues: queue directory entries from the queues topic (the last one per queue wins).
+        queue_records: the queues-topic records of each queue id (dead-lettered if Postgres rejects it).
         poisons: records that can never be processed.
         skipped: records deliberately ignored (queue tombstones).
     """
 
     events: dict[str, list[tuple[Record, ConversationEvent]]] = field(default_factory=dict)
     queues: dict[str, QueueInfo] = field(default_factory=dict)
+    queue_records: dict[str, list[Record]] = field(default_factory=dict)
     poisons: list[Poison] = field(default_factory=list)
     skipped: int = 0
 
@@ -123,42 +126,17 @@ def _decode_queue(record: Record, writer_schemas: WriterSchemas, out: DecodedBat
         return
     name = value.get("name")
     division = value.get("division_id")
+    out.queue_records.setdefault(queue_id, []).append(record)
     out.queues[queue_id] = QueueInfo(
         queue_id, None if name is None else str(name), None if division is None else str(division)
     )
 
 
-class QueueDirectory(Mapping[str, str]):
-    """The queue directory as ``derive_row`` sees it: known names, remembering the ids it missed.
-
-    The pipeline fills it from Postgres and the queues topic; :attr:`missed` tells which names to fetch
-    before deriving the affected rows again.
-    """
-
-    def __init__(self, names: dict[str, str] | None = None) -> None:
-        self.names: dict[str, str] = names if names is not None else {}
-        self.missed: set[str] = set()
-
-    def __getitem__(self, queue_id: str) -> str:
-        try:
-            return self.names[queue_id]
-        except KeyError:
-            self.missed.add(queue_id)
-            raise
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-
-def fold_batch(
-    states: Mapping[str, ConversationState],
-    decoded: DecodedBatch,
-    directory: Mapping[str, str],
-) -> FoldedBatch:
+def fold_batch(states: Mapping[str, ConversationState], decoded: DecodedBatch) -> FoldedBatch:
     """Step 3: fold each conversation's events over its stored state and derive the changed rows.
+
+    Rows are derived without a queue directory: ``last_queue_name`` is the name an event carried, or
+    None for the store to resolve (:class:`~consumer.adapters.postgres_types.RowWrite`).
 
     A fold that raises makes that record poison (``reason="fold"``); the conversation keeps the state
     from before it and its other events still apply.
@@ -181,23 +159,7 @@ def fold_batch(
         if state is None or state is before or state == before:
             out.unchanged += 1
             continue
-        out.writes.append(RowWrite(derive_row(state, directory), state_to_json(state), state.error_at))
+        out.writes.append(RowWrite(derive_row(state), state_to_json(state), state.error_at))
         out.newest_event.append(newest)
         out.states.append(state)
     return out
-
-
-def rederive(folded: FoldedBatch, directory: Mapping[str, str], queue_ids: set[str]) -> int:
-    """Derive again the rows whose last queue had no name and is in ``queue_ids`` (names just learned).
-
-    Returns how many rows changed.
-    """
-    changed = 0
-    for i, write in enumerate(folded.writes):
-        row = write.row
-        if row.last_queue_name is None and row.last_queue_id in queue_ids:
-            new = derive_row(folded.states[i], directory)
-            if new != row:
-                folded.writes[i] = RowWrite(new, write.state_json, write.error_at)
-                changed += 1
-    return changed

@@ -206,6 +206,11 @@ class Bridge:
         self.summary = BridgeSummary()
 
     @property
+    def delivery_failures(self) -> int:
+        """Messages whose delivery failed so far (live, unlike ``summary.delivery_failures``)."""
+        return self._publisher.failed
+
+    @property
     def stop_event(self) -> threading.Event:
         """Set it (e.g. from a signal handler) to stop reading; the run then flushes and returns."""
         return self._stop

@@ -9,13 +9,18 @@ Delivery contract of one batch (:meth:`Pipeline._run_batch`, steps in code order
    a successful registry lookup, undecodable body, semantically invalid) are set aside; the others are
    grouped per conversation.
 3. Load the batch's conversation states from Postgres, fold each conversation's events (a fold that
-   raises makes that record poison, the rest still applies), derive the rows, keep only changed ones;
-   queue-topic records update the queue directory.
+   raises makes that record poison, the rest still applies), derive the rows (queue names only as events
+   carried them), keep only changed ones.
 4. Produce the poison records to the dead-letter topic and wait for their acknowledgement; each one whose
    conversation id is known becomes an error mark on that conversation.
-5. One Postgres transaction: changed rows, error marks and each partition's offset moved with the fenced
-   conditional update. A failed fence (:class:`FencedError`) rolls it all back: the batch is dropped, the
-   partitions are sought back to the offsets stored in Postgres, nothing is written.
+5. One Postgres transaction: the queue-topic entries (directory upsert and refresh of the rows showing a
+   directory name), changed rows (directory queue names resolved in SQL, under per-queue advisory locks),
+   error marks and each partition's offset moved with the fenced conditional update. A failed fence
+   (:class:`FencedError`) rolls it all back: the batch is dropped, the partitions are sought back to the
+   offsets stored in Postgres, nothing is written. If Postgres rejects values of some conversations or
+   queues (a non-transient :class:`StoreError`), those are isolated by splitting, their records of this
+   batch dead-lettered (acknowledged first) with an error mark, and the rest is written with the offsets
+   (:func:`consumer.pipeline_isolate.write_isolating`).
 6. After the commit, mirror the same offsets to Kafka with an asynchronous commit (lag tools, KEDA).
 7. Record the metrics.
 
@@ -38,33 +43,32 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from consumer.adapters.kafka_consumer import TP, Record
-from consumer.adapters.postgres_types import BatchWrite, ErrorMark, WriteResult
+from consumer.adapters.postgres_types import BatchWrite, ErrorMark
 from consumer.batching import (
-    DecodedBatch,
     EventDecoder,
-    FoldedBatch,
     WriterSchemas,
     decode_records,
     fold_batch,
 )
+from consumer.bounded import EndWatch
 from consumer.dlq import Poison
 from consumer.errors import (
     BrokerUnavailableError,
     ConvstreamError,
     FencedError,
-    RegistryUnavailableError,
     TransientError,
 )
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.partitions import Partitions
+from consumer.pipeline_isolate import write_isolating
 from consumer.pipeline_support import (
     BatchOutcome,
     PipelineConfig,
-    QueueNames,
     Sink,
     Source,
     Totals,
+    dependency_label,
     record_batch,
 )
 from consumer.watchdog import Watchdog
@@ -101,8 +105,12 @@ class Pipeline:
         observe: tuple[ConsumerMetrics, HealthState],
         *,
         clocks: tuple[Callable[[], float], Callable[[], float]] = (time.monotonic, time.time),
+        replay_changed: Callable[[], bool] | None = None,
     ) -> None:
         self._source = source
+        # A coordinated replay moved the stored offsets (consumer.replay_watch.ReplayWatch.changed).
+        self._replay_changed = replay_changed
+        self._replay_pending = False
         self._store = sink.store
         self._dlq = sink.dead_letters
         self._decode_event, self._writer_schemas = decoders
@@ -110,14 +118,11 @@ class Pipeline:
         self._metrics, self._health = observe
         self._clock, self._wall = clocks
         self._parts = Partitions()
-        self._queues = QueueNames(self._store, config.queue_name_ttl_seconds, self._clock)
         self._inflight: list[Record] = []
         self._carry: list[Record] = []
         self._stop = threading.Event()
         self._stop_deadline = float("inf")
         self._watchdog = Watchdog(config, self._parts, source, observe, clocks)
-        self._remote: dict[TP, int] = {}
-        self._next_remote_check = 0.0
         self.totals = Totals()
 
     # -- control -----------------------------------------------------------------------------------
@@ -140,18 +145,25 @@ class Pipeline:
             WedgedError: the watchdog fired.
             ConvstreamError: a non-transient failure (bad SQL, fatal Kafka error, …).
         """
+        watch = (
+            None
+            if end_offsets is None
+            else EndWatch(end_offsets, self._parts, self._stored_offsets, self._clock)
+        )
         self._source.subscribe([self.config.events_topic, self.config.queues_topic], self)
         try:
             while not self._stop.is_set():
                 self._tick()
-                if end_offsets is not None and self._reached(end_offsets):
-                    log.info("end offsets reached", extra={"partitions": len(end_offsets)})
+                if watch is not None and watch.reached():
+                    log.info("end offsets reached", extra={"partitions": len(watch.end_offsets)})
                     break
         finally:
             self._close()
         return self.totals
 
     def _tick(self) -> None:
+        if self._replay_pending or (self._replay_changed is not None and self._replay_changed()):
+            self._obey_replay()
         records = self._poll()
         eof_moves = self._parts.eof_advances()
         if records or eof_moves:
@@ -214,58 +226,55 @@ class Pipeline:
         # Step 3. Load states, fold per conversation, derive and keep the changed rows.
         states = self._store.load_states(list(decoded.events))
         self._health.store_ok()
-        folded = fold_batch(states, decoded, self._queues.directory(decoded.queues.values()))
-        self._queues.fill(folded)
+        folded = fold_batch(states, decoded)
         poisons = decoded.poisons + folded.poisons
         # Step 4. Dead letters acknowledged before any offset passes them.
         self._send_dead_letters(poisons, attempt)
         marks = self._error_marks(poisons)
-        # Step 5. One transaction: rows, error marks, fenced offsets.
-        if decoded.queues:
-            self._store.upsert_queues(list(decoded.queues.values()))
+        # Step 5. One transaction: queue entries, rows, error marks, fenced offsets (isolating rejects).
         advances = self._parts.advances(records)
         advances += self._parts.eof_advances(exclude={(a.topic, a.partition) for a in advances})
-        result = self._store.write_batch(BatchWrite(self.config.group_id, advances, folded.writes, marks))
+        queues = list(decoded.queues.values())
+        batch = BatchWrite(self.config.group_id, advances, folded.writes, marks, queues)
+        result, rejected = write_isolating(
+            self._store, batch, decoded, lambda p: self._send_dead_letters(p, attempt), self._now_ms
+        )
+        poisons += rejected
         committed_at = self._wall()
         # Step 6. Mirror the committed offsets to Kafka.
         self._parts.committed_batch(advances, _last_timestamps(records))
         self._source.commit_async({(a.topic, a.partition): a.next_offset for a in advances})
         # Step 7. Metrics.
-        self._record(records, decoded, folded, poisons, result, attempt, committed_at)
+        self._record(
+            BatchOutcome(
+                events=len(records),
+                skipped=decoded.skipped,
+                poisons=poisons,
+                result=result,
+                unchanged=result.unchanged + folded.unchanged,
+                newest_event=folded.newest_event,
+                duration=self._clock() - attempt.started,
+                committed_at=committed_at,
+            )
+        )
 
     def _send_dead_letters(self, poisons: Sequence[Poison], attempt: _Attempt) -> None:
         todo = [p for p in poisons if (p.record.tp, p.record.offset) not in attempt.dead_lettered]
         self._dlq.send(todo)
         attempt.dead_lettered.update((p.record.tp, p.record.offset) for p in todo)
 
+    def _now_ms(self) -> int:
+        return int(self._wall() * 1000)
+
     def _error_marks(self, poisons: Sequence[Poison]) -> list[ErrorMark]:
-        now_ms = int(self._wall() * 1000)
+        now_ms = self._now_ms()
         return [
             ErrorMark(p.conversation_id, p.description, now_ms)
             for p in poisons
             if p.conversation_id is not None and p.record.topic == self.config.events_topic
         ]
 
-    def _record(
-        self,
-        records: Sequence[Record],
-        decoded: DecodedBatch,
-        folded: FoldedBatch,
-        poisons: Sequence[Poison],
-        result: WriteResult,
-        attempt: _Attempt,
-        committed_at: float,
-    ) -> None:
-        outcome = BatchOutcome(
-            events=len(records),
-            skipped=decoded.skipped,
-            poisons=poisons,
-            result=result,
-            unchanged=result.unchanged + folded.unchanged,
-            newest_event=folded.newest_event,
-            duration=self._clock() - attempt.started,
-            committed_at=committed_at,
-        )
+    def _record(self, outcome: BatchOutcome) -> None:
         record_batch(self._metrics, outcome)
         self.totals.add(outcome)
         self._health.progress()
@@ -284,7 +293,7 @@ class Pipeline:
         """Wait before the next attempt, polling the (paused) consumer to stay in the group."""
         c = self.config
         delay = min(c.retry_max_seconds, c.retry_initial_seconds * (2**failures))
-        self._metrics.retries.labels(_dependency(exc)).inc()
+        self._metrics.retries.labels(dependency_label(exc)).inc()
         log.warning(
             "transient failure; retrying the batch",
             extra={"error": str(exc), "error_class": type(exc).__name__, "retry_in_seconds": delay},
@@ -326,6 +335,33 @@ class Pipeline:
         dropped = set(tps)
         self._carry = [r for r in self._carry if r.tp not in dropped]
         self._inflight = []
+
+    def _obey_replay(self) -> None:
+        """A replay rewrote the stored offsets: drop what was fetched, seek every owned partition there.
+
+        Runs between batches (nothing in flight); a batch that was in flight when the replay committed
+        already failed its fence and sought back (:meth:`_recover_fence`).
+        """
+        self._replay_pending = True  # until done: a transient failure retries at the next tick
+        tps = sorted(self._parts.owned)
+        try:
+            stored = self._stored_offsets({t for t, _ in tps})
+        except TransientError as exc:
+            log.warning("stored offsets unavailable after a replay", extra={"error": str(exc)})
+            return
+        self._replay_pending = False
+        for tp in tps:
+            if tp in stored:
+                try:
+                    self._source.seek(tp, stored[tp])
+                except ConvstreamError as exc:  # e.g. fetch not started yet: try again next tick
+                    log.warning("seek after replay failed", extra={"partition": tp[1], "error": str(exc)})
+                    self._replay_pending = True
+                    continue
+                self._parts.reset(tp, stored[tp])
+        self._carry = []
+        moved = [tp for tp in tps if tp in stored]
+        log.info("sought to the replayed offsets", extra={"partitions": _names(moved)})
 
     def _stored_offsets(self, topics: set[str]) -> dict[TP, int]:
         out: dict[TP, int] = {}
@@ -381,27 +417,7 @@ class Pipeline:
         self._metrics.assigned_partitions.set(count)
         self._health.assigned = count
 
-    # -- lag, watchdog, bounded mode, shutdown ------------------------------------------------------
-
-    def _reached(self, end_offsets: Mapping[TP, int]) -> bool:
-        missing = []
-        for tp, end in end_offsets.items():
-            state = self._parts.owned.get(tp)
-            committed = state.committed if state is not None else self._remote.get(tp)
-            if end > 0 and (committed is None or committed < end):
-                if state is not None:
-                    return False
-                missing.append(tp)
-        if not missing:
-            return True
-        now = self._clock()
-        if now >= self._next_remote_check:  # partitions another member owns: ask Postgres
-            self._next_remote_check = now + 1.0
-            try:
-                self._remote.update(self._stored_offsets({t for t, _ in missing}))
-            except TransientError:
-                return False
-        return all(self._remote.get(tp, -1) >= end_offsets[tp] for tp in missing)
+    # -- shutdown ----------------------------------------------------------------------------------
 
     def _close(self) -> None:
         final = {tp: s.committed for tp, s in self._parts.owned.items() if s.committed is not None}
@@ -412,14 +428,6 @@ class Pipeline:
 
 def _last_timestamps(records: Sequence[Record]) -> dict[TP, int]:
     return {r.tp: r.timestamp for r in records}
-
-
-def _dependency(exc: TransientError) -> str:
-    if isinstance(exc, BrokerUnavailableError):
-        return "broker"
-    if isinstance(exc, RegistryUnavailableError):
-        return "registry"
-    return "store"
 
 
 def _names(partitions: Sequence[TP] | set[TP]) -> list[str]:

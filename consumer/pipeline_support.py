@@ -1,4 +1,4 @@
-"""What :mod:`consumer.pipeline` depends on: its ports, its configuration, the queue-name cache, totals.
+"""What :mod:`consumer.pipeline` depends on: its ports, its configuration, metrics and totals.
 
 The ports are small Protocols so the unit tests can drive the loop with fakes; the real implementations
 are :class:`~consumer.adapters.kafka_consumer.KafkaConsumerAdapter`,
@@ -7,15 +7,15 @@ are :class:`~consumer.adapters.kafka_consumer.KafkaConsumerAdapter`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres_types import BatchWrite, QueueInfo, WriteResult
-from consumer.batching import FoldedBatch, QueueDirectory, rederive
+from consumer.adapters.postgres_types import BatchWrite, Unwritable, WriteResult
 from consumer.dlq import Poison
 from consumer.domain import ConversationState
+from consumer.errors import BrokerUnavailableError, RegistryUnavailableError, TransientError
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.settings import ConsumerSettings, TopicSettings
 
@@ -23,11 +23,11 @@ __all__ = [
     "BatchOutcome",
     "DeadLetters",
     "PipelineConfig",
-    "QueueNames",
     "Sink",
     "Source",
     "Store",
     "Totals",
+    "dependency_label",
     "record_batch",
 ]
 
@@ -51,9 +51,8 @@ class Store(Protocol):
 
     def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
-    def queue_names(self, ids: Sequence[str]) -> dict[str, str]: ...
-    def upsert_queues(self, queues: Sequence[QueueInfo]) -> int: ...
     def write_batch(self, batch: BatchWrite) -> WriteResult: ...
+    def unwritable(self, batch: BatchWrite) -> Unwritable: ...
 
 
 class DeadLetters(Protocol):
@@ -85,7 +84,6 @@ class PipelineConfig:
     wedge_timeout_seconds: float = 300.0
     shutdown_grace_seconds: float = 25.0
     lag_refresh_seconds: float = 5.0
-    queue_name_ttl_seconds: float = 60.0
 
     @classmethod
     def from_settings(
@@ -104,52 +102,6 @@ class PipelineConfig:
             wedge_timeout_seconds=consumer.wedge_timeout_seconds,
             shutdown_grace_seconds=consumer.shutdown_grace_seconds,
         )
-
-
-class QueueNames:
-    """The queue directory for ``derive_row``: names cached from Postgres and the queues topic.
-
-    Names are cached for ``ttl_seconds`` (a rename made by another consumer reaches rows through the
-    store's refresh of the queue table and, at the latest, after the TTL here); ids with no directory
-    entry are remembered for the same time so they cost no query per batch.
-    """
-
-    def __init__(self, store: Store, ttl_seconds: float, clock: Callable[[], float]) -> None:
-        self._store = store
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._dir = QueueDirectory()
-        self._absent: dict[str, float] = {}
-        self._expires = clock() + ttl_seconds
-
-    def directory(self, learned: Iterable[QueueInfo] = ()) -> QueueDirectory:
-        """The directory for this batch, with the queue records just consumed applied."""
-        now = self._clock()
-        if now >= self._expires:
-            self._dir = QueueDirectory()
-            self._absent.clear()
-            self._expires = now + self._ttl
-        for q in learned:
-            if q.name is not None:
-                self._dir.names[q.queue_id] = q.name
-                self._absent.pop(q.queue_id, None)
-        self._dir.missed.clear()
-        return self._dir
-
-    def fill(self, folded: FoldedBatch) -> None:
-        """Fetch the names ``derive_row`` missed and derive the affected rows again."""
-        now = self._clock()
-        wanted = sorted(q for q in self._dir.missed if self._absent.get(q, 0.0) <= now)
-        self._dir.missed.clear()
-        if not wanted:
-            return
-        found = self._store.queue_names(wanted)
-        self._dir.names.update(found)
-        for q in wanted:
-            if q not in found:
-                self._absent[q] = now + self._ttl
-        if found:
-            rederive(folded, self._dir, set(found))
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,3 +175,12 @@ class Totals:
             "rows_updated": self.updated,
             "rows_unchanged": self.unchanged,
         }
+
+
+def dependency_label(exc: TransientError) -> str:
+    """The ``dependency`` label of the retries metric for a transient error."""
+    if isinstance(exc, BrokerUnavailableError):
+        return "broker"
+    if isinstance(exc, RegistryUnavailableError):
+        return "registry"
+    return "store"

@@ -206,7 +206,7 @@ class GenesysSettings(_Section):
     )
     max_topics_per_channel: int = Field(default=1000, ge=1, le=1000)
     max_channels: int = Field(default=20, ge=1, le=20)
-    ping_seconds: float = Field(default=30.0, gt=0, description="send {\"message\":\"ping\"} this often")
+    ping_seconds: float = Field(default=30.0, gt=0, description='send {"message":"ping"} this often')
     heartbeat_timeout_seconds: float = Field(default=90.0, gt=0, description="reconnect when silent so long")
     reconnect_initial_seconds: float = Field(default=1.0, gt=0)
     reconnect_max_seconds: float = Field(default=60.0, gt=0)

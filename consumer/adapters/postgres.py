@@ -23,6 +23,7 @@ from typing import Any, Final
 import orjson
 import psycopg
 from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -75,10 +76,13 @@ COUNTABLE: Final = frozenset(
 
 
 def _session_options(settings: PostgresSettings) -> str:
-    """libpq ``options``: server timeouts so a blocked call fails (transiently) instead of wedging."""
+    """libpq ``options``: server timeouts so a blocked call fails (transiently, SQLSTATE 57014) instead
+    of wedging; appended to any ``options`` the DSN already has."""
     statement = round(settings.statement_timeout_seconds * 1000)
     idle = round(settings.idle_in_transaction_timeout_seconds * 1000)
-    return f"-c statement_timeout={statement} -c idle_in_transaction_session_timeout={idle}"
+    ours = f"-c statement_timeout={statement} -c idle_in_transaction_session_timeout={idle}"
+    theirs = conninfo_to_dict(settings.dsn.get_secret_value()).get("options")
+    return f"{theirs} {ours}" if theirs else ours
 
 
 class PostgresStore:

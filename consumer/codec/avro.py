@@ -219,7 +219,8 @@ _ENCODE_ERRORS: Final = (TypeError, AttributeError, struct.error, OverflowError)
 def _fast_writer(stem: str, fingerprint: str) -> Writer:
     schema = current(stem)
     assert schema.fingerprint == fingerprint
-    return compile_writer(schema.parsed, _DOMAIN_CLASSES)
+    # Participants repeat across a conversation's snapshots as the same object (the normalizer's cache).
+    return compile_writer(schema.parsed, _DOMAIN_CLASSES, memo=("Participant",))
 
 
 def _write_fast(stem: str, value: Any) -> bytes:

@@ -20,6 +20,10 @@ Guarantees:
 - A value that does not fit the schema (a ``str`` where a ``long`` is expected, a long outside 64 bits, a
   non-bool in a boolean, an unknown body class) raises ``ValueError``, ``TypeError``, ``AttributeError``
   or ``struct.error``; the caller translates them. Domain types are trusted otherwise (mypy checks them).
+- ``memo`` records (``compile_writer(..., memo=("Participant",))``) remember the bytes of the last
+  :data:`MEMO_SIZE` objects they wrote, by identity, holding each object so its id cannot be reused; a
+  later write of the *same object* copies the bytes. Only for frozen domain classes whose fields are never
+  mutated (the normalizer shares one ``Participant`` across the snapshots that repeat it).
 - A schema feature the generator does not support (fixed, enum, unions other than the two shapes above, a
   record field the domain class lacks without a null default) raises ``ValueError`` when compiling, never
   silently at write time.
@@ -31,10 +35,10 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
-__all__ = ["Writer", "compile_writer"]
+__all__ = ["MEMO_SIZE", "Writer", "compile_writer"]
 
 #: ``writer(value) -> bytes``: the schemaless Avro body of ``value``.
 Writer = Callable[[Any], bytes]
@@ -45,6 +49,8 @@ _LONG_MIN: Final = -(2**63)
 _LONG_MAX: Final = 2**63 - 1
 _INT_MIN: Final = -(2**31)
 _INT_MAX: Final = 2**31 - 1
+#: Objects remembered per memo record (cleared when full).
+MEMO_SIZE: Final = 8192
 
 
 def _zigzag(n: int, low: int = _LONG_MIN, high: int = _LONG_MAX) -> bytes:
@@ -94,8 +100,9 @@ def _bad_branch(value: object, names: str) -> None:
 class _Gen:
     """Emits one function per named record; nested unnamed types are inlined."""
 
-    def __init__(self, classes: Mapping[str, type]) -> None:
+    def __init__(self, classes: Mapping[str, type], memo: Collection[str] = ()) -> None:
         self.classes = classes
+        self.memo = memo
         self.functions: dict[str, list[str]] = {}
         self.named: dict[str, Any] = {}
         self.globals: dict[str, Any] = {}
@@ -239,20 +246,43 @@ class _Gen:
             self.value(avro_field["type"], out, "    ", target)
         if len(out) == 1:
             out.append("    pass")
+        short = name.rsplit(".", 1)[-1]
+        if short in self.memo and cls is not None:
+            out = self.memoized(out, short)
         self.functions[name] = out
 
+    def memoized(self, out: list[str], short: str) -> list[str]:
+        """Wrap a record function's body: copy the bytes of an object written before (same identity)."""
+        table = f"_memo_{short}"
+        self.globals[table] = {}
+        self.globals["_MEMO_SIZE"] = MEMO_SIZE
+        return [
+            out[0],
+            f"    hit = {table}.get(id(o))",
+            "    if hit is not None and hit[0] is o:",
+            "        out += hit[1]",
+            "        return",
+            "    start = len(out)",
+            *out[1:],
+            f"    if len({table}) >= _MEMO_SIZE: {table}.clear()",
+            f"    {table}[id(o)] = (o, bytes(out[start:]))",
+        ]
 
-def compile_writer(parsed_schema: Mapping[str, Any], classes: Mapping[str, type]) -> Writer:
+
+def compile_writer(
+    parsed_schema: Mapping[str, Any], classes: Mapping[str, type], memo: Collection[str] = ()
+) -> Writer:
     """Generate a writer for a top-level record schema (fastavro-parsed, logical types stripped).
 
     Args:
         parsed_schema: the schema to write; must be a record.
         classes: dataclasses by record short name; a record without one is read from a mapping by key.
+        memo: record short names (with a frozen class) whose bytes are remembered by object identity.
 
     Raises:
         ValueError: a type or union shape is not supported, or a class lacks a field without a null default.
     """
-    gen = _Gen(classes)
+    gen = _Gen(classes, memo)
     gen.record(parsed_schema)
     source = "\n\n".join("\n".join(lines) for lines in gen.functions.values())
     namespace: dict[str, Any] = {

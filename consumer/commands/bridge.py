@@ -22,6 +22,7 @@ Steps:
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -31,6 +32,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import orjson
+from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
@@ -39,7 +41,10 @@ from consumer.bridge_sources import file_items, queue_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
+from consumer.errors import ConfigError
 from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
+from consumer.observability.bridge_metrics import BridgeCollector, BridgeHealth, bridge_metrics_port
+from consumer.observability.health import HealthServer
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
 from consumer.simulate import Simulation
@@ -74,7 +79,8 @@ settings (environment variables; *_FILE variants read the value from a file):
   CONVSTREAM_BRIDGE__LINGER_MS            producer linger.ms (default 20)
   CONVSTREAM_OBSERVABILITY__LOG_LEVEL     DEBUG | INFO | WARNING | ERROR
   CONVSTREAM_OBSERVABILITY__LOG_FORMAT    auto | json | human
-  CONVSTREAM_OBSERVABILITY__METRICS_HOST / _METRICS_PORT  genesys: /metrics /livez /readyz (0.0.0.0:9400)
+  CONVSTREAM_OBSERVABILITY__METRICS_HOST / _METRICS_PORT  /metrics /livez /readyz (0.0.0.0:9410; the
+                                          consumer's default is 9400)
 {genesys}
 The producer always runs with enable.idempotence=true, acks=all and partitioner=murmur2_random
 (Java-compatible co-partitioning by conversation id).
@@ -83,6 +89,8 @@ exit codes: 0 every line published (genesys: stopped by SIGTERM/SIGINT); 2 bad l
 (good lines published) or usage error;
 1 deliveries failed; 3 invalid configuration or Genesys refused the OAuth client; 4 Kafka, the schema
 registry or Genesys unreachable.""".replace("{genesys}", GENESYS_EPILOG)
+
+log = logging.getLogger(__name__)
 
 _EXIT_USAGE: Final = 2
 _DEFAULT_ADMIN_TIMEOUT_SECONDS: Final = 10.0
@@ -242,6 +250,33 @@ def _schema_ids(settings: Settings) -> tuple[int, int]:
     return event_id, queue_id
 
 
+@contextmanager
+def _serve_metrics(settings: Settings, bridge: Bridge, registry: CollectorRegistry) -> Iterator[None]:
+    """/metrics /livez /readyz while a file or simulator run lasts. The port being taken is fatal only
+    when it was configured explicitly: a one-shot import must not fail because another bridge holds the
+    default port."""
+    obs = settings.observability
+    port = bridge_metrics_port(obs)
+    health = BridgeHealth(bridge)
+    server = HealthServer(obs.metrics_host, port, registry, health)
+    try:
+        server.start()
+    except OSError as exc:
+        if "metrics_port" in obs.model_fields_set:
+            raise ConfigError(
+                f"cannot serve metrics on {obs.metrics_host}:{port}: {exc.strerror}",
+                variable="CONVSTREAM_OBSERVABILITY__METRICS_PORT",
+            ) from exc
+        log.warning("metrics not served", extra={"port": port, "error": exc.strerror})
+        yield
+        return
+    health.started = True
+    try:
+        yield
+    finally:
+        server.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the bridge (see the module docstring for the steps and exit codes)."""
     # Step 1. Settings, usage, and Kafka reachable.
@@ -272,10 +307,18 @@ def run(args: argparse.Namespace) -> int:
         encode_event=encode_event,
         progress_seconds=args.progress_seconds,
     )
+    registry = CollectorRegistry()
+    BridgeCollector(bridge, source).register(registry)
     if source == "genesys":
         with _stop_on_signals(bridge.stop_event):
-            return run_genesys_bridge(settings, bridge, queue_schema_id)
-    with _stop_on_signals(bridge.stop_event):
+            return run_genesys_bridge(
+                settings,
+                bridge,
+                queue_schema_id,
+                registry=registry,
+                metrics_port=bridge_metrics_port(settings.observability),
+            )
+    with _stop_on_signals(bridge.stop_event), _serve_metrics(settings, bridge, registry):
         now_ms = int(time.time() * 1000)
         if args.queues:
             with open(args.queues, "rb") as lines:

@@ -1,11 +1,14 @@
 """``convstream consume [--until-end] [--group-id G]``: Kafka -> conversation table (SPEC §6).
 
-Steps:
+Steps (SIGTERM/SIGINT are handled from the very start: during steps 1-3 a signal abandons the start-up,
+closing what was opened, and exits 0 without printing totals):
 
 1. Load the settings (environment only), configure JSON logging, register secrets.
 2. Reach Postgres and Kafka (exit 4 when either cannot be reached); in bounded mode capture the end
    offsets of every partition of the events and queues topics.
-3. Serve ``/metrics``, ``/livez``, ``/readyz`` on the observability port (0: any free port).
+3. Start the lag monitor (:mod:`consumer.observability.lag`: lag gauges and dependency reachability from
+   its own thread and connections, so they stay true while the loop is idle or stuck), then serve
+   ``/metrics``, ``/livez``, ``/readyz`` on the observability port (default 9400; 0: any free port).
 4. Run the pipeline (:mod:`consumer.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
    exit 0 within ``shutdown_grace_seconds``) or, with ``--until-end``, until every captured end offset is
    committed in Postgres (exit 0).
@@ -33,13 +36,25 @@ from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
 from consumer.dlq import DeadLetterQueue
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.observability.health import HealthServer, HealthState
+from consumer.observability.lag import LAG_MONITOR_SECONDS, LagMonitor
+from consumer.observability.lag_kafka import KafkaLagReader
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.pipeline import Pipeline
-from consumer.pipeline_support import PipelineConfig, Sink
+from consumer.pipeline_support import PipelineConfig, Sink, Totals
+from consumer.replay_watch import replay_watch
 from consumer.settings import BridgeSettings, Settings, load_settings
 
-__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "build_pipeline", "run"]
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "HELP",
+    "NAME",
+    "add_arguments",
+    "build_pipeline",
+    "run",
+    "start_lag_monitor",
+]
 
 NAME = "consume"
 HELP = "consume the events topic into the conversation table (exactly-once effects)"
@@ -103,9 +118,16 @@ def end_offsets(admin: KafkaAdmin, settings: Settings) -> dict[TP, int]:
 
 
 def build_pipeline(
-    settings: Settings, stack: ExitStack, group_id: str | None = None
+    settings: Settings,
+    stack: ExitStack,
+    group_id: str | None = None,
+    *,
+    observe: tuple[ConsumerMetrics, HealthState, CollectorRegistry] | None = None,
 ) -> tuple[Pipeline, PostgresStore, HealthState, CollectorRegistry]:
-    """Wire the adapters into a pipeline; everything opened is closed by ``stack``."""
+    """Wire the adapters into a pipeline; everything opened is closed by ``stack``.
+
+    ``observe``: the metrics, health state and their registry (default: fresh ones).
+    """
     registry = SchemaRegistry(settings.schema_registry)
     stack.callback(registry.close)
     store = stack.enter_context(PostgresStore(settings.postgres))
@@ -115,32 +137,93 @@ def build_pipeline(
     stack.callback(producer.close)
     config = PipelineConfig.from_settings(settings.consumer, settings.topics, group_id)
     source = KafkaConsumerAdapter(settings.kafka, settings.consumer, group_id=config.group_id)
-    prom = CollectorRegistry()
-    health = HealthState()
+    if observe is None:
+        prom = CollectorRegistry()
+        observe = (ConsumerMetrics.create(prom), HealthState(), prom)
+    metrics, health, prom = observe
     pipeline = Pipeline(
         source,
         Sink(store, DeadLetterQueue(producer, settings.topics.dlq)),
         (EventDeserializer(registry), registry.writer_schema),
         config,
-        (ConsumerMetrics.create(prom), health),
+        (metrics, health),
+        replay_changed=replay_watch(settings, stack, config.group_id),
     )
     return pipeline, store, health, prom
 
 
+def start_lag_monitor(
+    settings: Settings, stack: ExitStack, pipeline: Pipeline, observe: tuple[ConsumerMetrics, HealthState]
+) -> LagMonitor:
+    """Start the lag monitor of ``pipeline``'s group on its own Postgres pool, Kafka client and registry
+    client (a blocked loop must not hold them); stopped and closed by ``stack``."""
+    config = pipeline.config
+    store = stack.enter_context(
+        PostgresStore(
+            settings.postgres.model_copy(
+                update={"pool_min_size": 0, "pool_max_size": 1, "statement_timeout_seconds": 10.0}
+            )
+        )
+    )
+    reader = KafkaLagReader(settings.kafka, config.group_id)
+    stack.callback(reader.close)
+    registry = SchemaRegistry(settings.schema_registry)
+    stack.callback(registry.close)
+    monitor = LagMonitor(
+        config.group_id,
+        [config.events_topic, config.queues_topic],
+        (store, reader),
+        observe,
+        interval=LAG_MONITOR_SECONDS,
+        registry_ping=registry.ping,
+    )
+    monitor.start()
+    stack.callback(monitor.stop)
+    return monitor
+
+
+class _Interrupted(BaseException):
+    """SIGTERM/SIGINT before the pipeline runs: abandon the start-up (nothing to finish or commit)."""
+
+
+class _Signals:
+    """SIGTERM/SIGINT handling for the whole command, installed before anything else.
+
+    Before the pipeline runs, a signal aborts the start-up (:class:`_Interrupted`: everything opened is
+    closed, exit 0). Once it runs, a signal stops it gracefully (finish the batch, commit, close).
+    """
+
+    def __init__(self) -> None:
+        self.pipeline: Pipeline | None = None
+        self.received: str | None = None
+
+    def handle(self, signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        first = self.received is None
+        self.received = name
+        if self.pipeline is None:
+            raise _Interrupted(name)
+        if first:
+            log.info("stopping", extra={"signal": name})
+        self.pipeline.stop()
+
+    def running(self, pipeline: Pipeline) -> None:
+        """From now on a signal stops ``pipeline`` (at once if one already came)."""
+        self.pipeline = pipeline
+        if self.received is not None:
+            pipeline.stop()
+
+
 @contextmanager
-def _stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
-    """SIGTERM/SIGINT stop the pipeline gracefully; previous handlers are restored."""
+def _signals() -> Iterator[_Signals]:
+    """Install the handlers (main thread only) until the command returns; the previous ones after."""
+    signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("stopping", extra={"signal": signal.Signals(signum).name})
-        pipeline.stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, signals.handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield signals
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -157,13 +240,33 @@ def _tune_gc() -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the consumer (see the module docstring for the steps and exit codes)."""
+    with _signals() as signals:
+        try:
+            totals = _run(args, signals)
+        except _Interrupted as stop:
+            log.info("stopped during start-up", extra={"signal": str(stop)})
+            return 0
+        # Step 5.
+        print(json.dumps(totals.as_fields(), sort_keys=True), flush=True)
+    return 0
+
+
+def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
     # Step 1.
     settings = load_settings()
     _register_secrets(settings)
     obs = settings.observability
     configure_logging(obs.log_level, obs.log_format)
+    log.info("consumer starting up", extra={"group_id": args.group_id or settings.consumer.group_id})
     with ExitStack() as stack:
-        pipeline, store, health, prom = build_pipeline(settings, stack, args.group_id)
+        prom = CollectorRegistry()
+        metrics = ConsumerMetrics.create(prom)
+        health = HealthState(
+            live_timeout_seconds=settings.consumer.wedge_timeout_seconds, require_registry=True
+        )
+        pipeline, store, health, prom = build_pipeline(
+            settings, stack, args.group_id, observe=(metrics, health, prom)
+        )
         # Step 2.
         store.ping()
         health.store_ok()
@@ -171,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         admin.ping()
         ends = end_offsets(admin, settings) if args.until_end else None
         # Step 3.
+        start_lag_monitor(settings, stack, pipeline, (metrics, health))
         server = HealthServer(obs.metrics_host, obs.metrics_port, prom, health)
         try:
             server.start()
@@ -182,12 +286,9 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(server.stop)
         # Step 4.
         _tune_gc()
+        signals.running(pipeline)
         log.info(
             "consumer starting",
             extra={"group_id": pipeline.config.group_id, "until_end": bool(ends is not None)},
         )
-        with _stop_on_signals(pipeline):
-            totals = pipeline.run(ends)
-    # Step 5.
-    print(json.dumps(totals.as_fields(), sort_keys=True), flush=True)
-    return 0
+        return pipeline.run(ends)

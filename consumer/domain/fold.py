@@ -39,6 +39,7 @@ from consumer.domain.state import (
     ParticipantState,
     Value,
     Values,
+    new_conversation,
 )
 from consumer.domain.status import calculated_status
 
@@ -188,7 +189,8 @@ def fold(state: ConversationState | None, event: ConversationEvent) -> Conversat
         event: An event of that conversation.
 
     Returns:
-        The new state (``state`` itself is never modified; returned as is when the event adds nothing).
+        The new state (``state`` itself is never modified; it is returned as is when the event adds
+        nothing, e.g. a duplicate).
 
     Raises:
         ValueError: ``event`` belongs to another conversation than ``state``.
@@ -201,43 +203,55 @@ def fold(state: ConversationState | None, event: ConversationEvent) -> Conversat
     t = event.event_time
     key = (t, event.event_id)
     body = event.body
-    parts = (
-        _snapshot_parts(state, body, key)
-        if isinstance(body, ConversationSnapshot)
-        else _detail_parts(state, body, key)
-    )
-    participants, reshaped, answered, new_facts, divisions = parts
+    if isinstance(body, ConversationSnapshot):
+        participants, reshaped, answered, new_facts, divisions = _snapshot_parts(state, body, key)
+    else:
+        participants, reshaped, answered, new_facts, divisions = _detail_parts(state, body, key)
     facts, fact_keys = state.facts, state.fact_keys
     if new_facts is not None:
         facts, fact_keys = _merge(facts, fact_keys, new_facts, key)
     first, last = state.first_event_at, state.last_event_at
     first = t if first is None or t < first else first
     last = t if last is None or t > last else last
-    old_participants, old_answered = state.participants, state.answered
-    status, changed_at = state.calculated_status, state.status_changed_at
-    # The status reads rkey only through answered facts, so a snapshot that merely re-states participants
-    # (moving their rkey) cannot change it while there are none.
-    if (
+    status = _status(state, participants, reshaped, answered, t)
+    if status is None:
+        if (participants, facts, divisions, first, last) == (
+            state.participants,
+            state.facts,
+            state.division_ids,
+            state.first_event_at,
+            state.last_event_at,
+        ):
+            return state  # nothing new (a duplicate, or an older event re-stating what is known)
+        status = state.calculated_status, state.status_changed_at
+    return new_conversation(
+        cid, facts, fact_keys, divisions, participants, answered, first, last,
+        *status, state.error_message, state.error_at, LOGIC_VERSION,
+    )  # fmt: skip
+
+
+def _status(
+    state: ConversationState,
+    participants: Mapping[str, ParticipantState],
+    reshaped: bool,
+    answered: Mapping[str, OrderKey],
+    t: int,
+) -> tuple[str | None, int | None] | None:
+    """``(calculated_status, status_changed_at)`` after an event at ``t``; None when it cannot have changed.
+
+    The status is a function of the merged records (:mod:`consumer.domain.status`). An event that only
+    moved ``rkey`` values (a snapshot re-stating participants) cannot change it unless ``answered`` facts
+    exist: they are the only status input that reads ``rkey``.
+    """
+    if not (
         reshaped
-        or answered is not old_answered
-        or (answered and participants is not old_participants)
+        or answered is not state.answered
+        or (answered and participants is not state.participants)
         or state.logic_version != LOGIC_VERSION
     ):
-        status = calculated_status(participants, answered)
-        if status != state.calculated_status:
-            changed_at = t
-    elif (
-        participants is old_participants
-        and facts is state.facts
-        and divisions is state.division_ids
-        and first == state.first_event_at
-        and last == state.last_event_at
-    ):
-        return state  # a duplicate or an older re-statement: nothing to record
-    return ConversationState(
-        cid, facts, fact_keys, divisions, participants, answered, first, last,
-        status, changed_at, state.error_message, state.error_at, LOGIC_VERSION,
-    )  # fmt: skip
+        return None
+    status = calculated_status(participants, answered)
+    return status, t if status != state.calculated_status else state.status_changed_at
 
 
 def _answered(answered: Mapping[str, OrderKey], d: DetailEvent, key: OrderKey) -> Mapping[str, OrderKey]:

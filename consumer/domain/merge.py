@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from itertools import repeat
 from operator import attrgetter, gt, is_
 
-from consumer.domain.events import Communication, ConversationSnapshot
+from consumer.domain.events import Communication, ConversationSnapshot, Participant
 from consumer.domain.state import (
     COMMUNICATION_FIELDS,
     IMPLICIT_COMM_KEYS,
@@ -34,6 +34,8 @@ from consumer.domain.state import (
     ParticipantState,
     Value,
     Values,
+    new_communication,
+    new_participant,
 )
 
 __all__ = ["Comms", "ParticipantUpdate", "apply_snapshot", "merge_participant", "terminal"]
@@ -132,7 +134,7 @@ def _fast_comms(old: ParticipantState, updates: Comms) -> Mapping[str, Communica
             continue
         if out is None:
             out = dict(comms)
-        out[cid] = CommunicationState(cid, values, IMPLICIT_COMM_KEYS, term)
+        out[cid] = new_communication(cid, values, IMPLICIT_COMM_KEYS, term)
     return comms if out is None else out
 
 
@@ -147,13 +149,13 @@ def _slow_comms(
             values, keys = _merge_relative(
                 c.values, c.keys, NO_COMM_VALUES, key, old_rkey, rkey, IMPLICIT_COMM_KEYS
             )
-            out[cid] = CommunicationState(cid, values, keys, c.terminal)
+            out[cid] = new_communication(cid, values, keys, c.terminal)
     for cid, new in updates:
         prev = out.get(cid)
         if prev is None:
             prev = CommunicationState(cid)
         values, keys = _merge_relative(prev.values, prev.keys, new, key, rkey, rkey, IMPLICIT_COMM_KEYS)
-        out[cid] = CommunicationState(cid, values, keys, terminal(prev.terminal, new[1]))
+        out[cid] = new_communication(cid, values, keys, terminal(prev.terminal, new[1]))
     return out
 
 
@@ -182,38 +184,83 @@ def merge_participant(
     if rkey is key and _covering(old, new_values, comms):
         values = old.values if new_values == old.values else new_values
         merged_comms = _fast_comms(old, comms)
-        return ParticipantState(pid, values, IMPLICIT_PARTICIPANT_KEYS, attrs, merged_comms, acw, rkey)
+        return new_participant(pid, values, IMPLICIT_PARTICIPANT_KEYS, attrs, merged_comms, acw, rkey)
     if not wrote:
         if attrs is old.attributes and acw == old.acw_complete and not comms:
             return old
         merged_comms = _slow_comms(old, comms, key, rkey) if comms else old.communications
-        return ParticipantState(pid, old.values, old.keys, attrs, merged_comms, acw, rkey)
+        return new_participant(pid, old.values, old.keys, attrs, merged_comms, acw, rkey)
     values, keys = _merge_relative(
         old.values, old.keys, new_values, key, old_rkey, rkey, IMPLICIT_PARTICIPANT_KEYS
     )
-    merged = ParticipantState(pid, values, keys, attrs, _slow_comms(old, comms, key, rkey), acw, rkey)
+    merged = new_participant(pid, values, keys, attrs, _slow_comms(old, comms, key, rkey), acw, rkey)
     return old if merged == old else merged
 
 
-def _restates(prev: ParticipantState, values: Values, comms: tuple[Communication, ...]) -> bool:
-    """True when a snapshot participant says exactly what ``prev`` knows, every field from ``prev.rkey``.
+def _take_newer(
+    prev: ParticipantState | None, pid: str, values: Values, p: Participant, key: OrderKey
+) -> ParticipantState | None:
+    """The merge of a snapshot participant newer than all the state knows about it, that re-states all of it.
 
-    Then merging it can only move ``rkey`` (if the snapshot is newer): no value, terminal flag or
-    explicit key changes. Communications must come in the stored order (they do: a snapshot lists them
-    as Genesys does every time); anything else takes the general merge, which gives the same result.
+    "All of it": every known field of the participant and of each of its communications. The result is
+    then the snapshot's values with all keys implicit (``rkey`` is ``key``), which is what
+    :func:`merge_participant` computes, minus its generality. Values, communications and the
+    communications mapping that did not change are shared with ``prev`` (callers test that with ``is``).
+
+    Returns:
+        None when this does not apply (not newer, a known field or communication left out, a
+        communication listed twice, nothing written); the general merge decides then.
     """
-    if prev.keys is not IMPLICIT_PARTICIPANT_KEYS or values != prev.values:
-        return False
-    known = prev.communications
-    if len(comms) != len(known):
-        return False
-    for c, k in zip(comms, known.values(), strict=True):
-        if c.id != k.id or k.keys is not IMPLICIT_COMM_KEYS:
-            return False
-        state = k.values[1]
-        if _COMM_VALUES(c) != k.values or terminal(k.terminal, state) != k.terminal:
-            return False
-    return True
+    old: Mapping[str, CommunicationState]
+    attrs: Mapping[str, tuple[str, OrderKey]]
+    if prev is None:
+        old, attrs, acw = {}, {}, False
+    else:
+        if prev.rkey is not None and key <= prev.rkey:
+            return None
+        if values == prev.values:
+            values = prev.values
+        elif not _covers(prev.values, values):
+            return None
+        old, attrs, acw = prev.communications, prev.attributes, prev.acw_complete
+    comms = _take_newer_comms(old, p.communications)
+    if comms is None or (comms is old and values == NO_PARTICIPANT_VALUES):
+        return None  # not applicable, or nothing written (a new participant with no communication)
+    if p.attributes:
+        attrs = _merge_attributes(attrs, p.attributes, key)
+    return new_participant(pid, values, IMPLICIT_PARTICIPANT_KEYS, attrs, comms, acw, key)
+
+
+def _take_newer_comms(
+    old: Mapping[str, CommunicationState], comms: tuple[Communication, ...]
+) -> Mapping[str, CommunicationState] | None:
+    """The communications part of :func:`_take_newer` (``old`` itself when all are re-stated as they are)."""
+    if len(comms) > 1 and len({c.id for c in comms}) != len(comms):
+        return None
+    out: dict[str, CommunicationState] | None = None
+    hits = 0
+    for c in comms:
+        cid, new = c.id, _COMM_VALUES(c)
+        known = old.get(cid)
+        if known is None:
+            if new == NO_COMM_VALUES:
+                return None  # writes nothing (the general merge still records the communication)
+            term = terminal(None, new[1])
+        else:
+            hits += 1
+            term = terminal(known.terminal, new[1])
+            if new == known.values:
+                if term is known.terminal and known.keys is IMPLICIT_COMM_KEYS:
+                    continue  # re-stated as is: share it
+                new = known.values
+            elif not _covers(known.values, new):
+                return None
+        if out is None:
+            out = dict(old)
+        out[cid] = new_communication(cid, new, IMPLICIT_COMM_KEYS, term)
+    if hits != len(old):
+        return None
+    return old if out is None else out
 
 
 def apply_snapshot(
@@ -223,7 +270,8 @@ def apply_snapshot(
 
     Returns:
         The participants (the very same mapping when nothing changed), and False when at most ``rkey``
-        values moved (so the status can change only through ``answered`` facts, which read ``rkey``).
+        values and attributes moved (so the status can change only through ``answered`` facts, which
+        read ``rkey``).
     """
     out: dict[str, ParticipantState] | None = None
     reshaped = False
@@ -231,19 +279,17 @@ def apply_snapshot(
         pid = p.id
         prev = participants.get(pid) if out is None else out.get(pid)
         values = _PARTICIPANT_VALUES(p)
-        if prev is not None and not p.attributes and _restates(prev, values, p.communications):
-            rkey = prev.rkey
-            if rkey is None or key <= rkey:
-                continue  # an older (or the same) event saying the same: nothing to take
-            merged = ParticipantState(
-                pid, prev.values, IMPLICIT_PARTICIPANT_KEYS, prev.attributes, prev.communications,
-                prev.acw_complete, key,
-            )  # fmt: skip
-        else:
+        merged = _take_newer(prev, pid, values, p, key)
+        if merged is None:
             comms = [(c.id, _COMM_VALUES(c)) for c in p.communications]
             merged = merge_participant(prev, pid, (values, comms, p.attributes, False), key)
             if merged is prev:
                 continue
+        if (
+            prev is None
+            or merged.values is not prev.values
+            or merged.communications is not prev.communications
+        ):
             reshaped = True
         if out is None:
             out = dict(participants)

@@ -45,6 +45,9 @@ __all__ = [
     "Value",
     "Values",
     "effective_key",
+    "new_communication",
+    "new_conversation",
+    "new_participant",
 ]
 
 #: Bump whenever a change to the fold would change any output for existing events (SPEC §4.1).
@@ -306,3 +309,85 @@ class ConversationState:
 
     def fact_float(self, name: str) -> float | None:
         return _float(self.fact(name))
+
+
+# Positional constructors for the fold's hot path. A frozen dataclass's generated ``__init__`` sets every
+# field through ``object.__setattr__`` (and checks default factories), which costs about as much as the
+# rest of merging a re-stated participant; these set the slots directly, about twice as fast. The result
+# is an ordinary instance, equal to what the dataclass constructor builds from the same arguments. The
+# unpacking below fails at import if a field is added, so they cannot silently leave one unset.
+_new = object.__new__
+_C_ID, _C_VALUES, _C_KEYS, _C_TERMINAL = (
+    CommunicationState.__dict__[name].__set__ for name in CommunicationState.__slots__
+)
+_P_ID, _P_VALUES, _P_KEYS, _P_ATTRIBUTES, _P_COMMUNICATIONS, _P_ACW, _P_RKEY = (
+    ParticipantState.__dict__[name].__set__ for name in ParticipantState.__slots__
+)
+(
+    _S_ID, _S_FACTS, _S_FACT_KEYS, _S_DIVISIONS, _S_PARTICIPANTS, _S_ANSWERED, _S_FIRST, _S_LAST, _S_STATUS,
+    _S_CHANGED, _S_ERROR, _S_ERROR_AT, _S_VERSION,
+) = (ConversationState.__dict__[name].__set__ for name in ConversationState.__slots__)  # fmt: skip
+
+
+def new_communication(cid: str, values: Values, keys: Keys, terminal: str | None) -> CommunicationState:
+    """``CommunicationState(cid, values, keys, terminal)``, faster (see the comment above)."""
+    c = _new(CommunicationState)
+    _C_ID(c, cid)
+    _C_VALUES(c, values)
+    _C_KEYS(c, keys)
+    _C_TERMINAL(c, terminal)
+    return c
+
+
+def new_participant(
+    pid: str,
+    values: Values,
+    keys: Keys,
+    attributes: Mapping[str, tuple[str, OrderKey]],
+    communications: Mapping[str, CommunicationState],
+    acw_complete: bool,
+    rkey: OrderKey | None,
+) -> ParticipantState:
+    """``ParticipantState(pid, values, keys, attributes, communications, acw_complete, rkey)``, faster."""
+    p = _new(ParticipantState)
+    _P_ID(p, pid)
+    _P_VALUES(p, values)
+    _P_KEYS(p, keys)
+    _P_ATTRIBUTES(p, attributes)
+    _P_COMMUNICATIONS(p, communications)
+    _P_ACW(p, acw_complete)
+    _P_RKEY(p, rkey)
+    return p
+
+
+def new_conversation(
+    cid: str,
+    facts: Values,
+    fact_keys: Keys,
+    division_ids: tuple[str, ...],
+    participants: Mapping[str, ParticipantState],
+    answered: Mapping[str, OrderKey],
+    first_event_at: int | None,
+    last_event_at: int | None,
+    calculated_status: str | None,
+    status_changed_at: int | None,
+    error_message: str | None,
+    error_at: int | None,
+    logic_version: int,
+) -> ConversationState:
+    """``ConversationState(...)`` with every field given in declaration order, faster."""
+    s = _new(ConversationState)
+    _S_ID(s, cid)
+    _S_FACTS(s, facts)
+    _S_FACT_KEYS(s, fact_keys)
+    _S_DIVISIONS(s, division_ids)
+    _S_PARTICIPANTS(s, participants)
+    _S_ANSWERED(s, answered)
+    _S_FIRST(s, first_event_at)
+    _S_LAST(s, last_event_at)
+    _S_STATUS(s, calculated_status)
+    _S_CHANGED(s, status_changed_at)
+    _S_ERROR(s, error_message)
+    _S_ERROR_AT(s, error_at)
+    _S_VERSION(s, logic_version)
+    return s

@@ -43,24 +43,13 @@ _ENDED: Final = 11
 _NO_ACW: Final = frozenset({"complete", "skipped", "notapplicable"})
 
 
-def _agent_comm_rank(state: str, held: bool | None, confined: bool | None) -> int:
-    """Rules 1–6 for one active communication of an agent (10 when none applies)."""
-    if state == "connected":
-        return 2 if held or confined else 1
-    if state == "parked":
-        return 3
-    if state == "alerting" or state == "offering":
-        return 4
-    return _other_comm_rank(state)
-
-
-def _other_comm_rank(state: str) -> int:
-    """Rules 5–6 for one active communication of any participant (10 when none applies)."""
-    if state == "dialing" or state == "contacting":
-        return 5
-    if state == "scheduled":
-        return 6
-    return 10
+#: Rules 1–6 by the state of an agent's active communication (``connected`` is rule 2 when held or
+#: confined); states not listed match none of them (10).
+_AGENT_COMM_RANKS: Final = {
+    "connected": 1, "parked": 3, "alerting": 4, "offering": 4, "dialing": 5, "contacting": 5, "scheduled": 6,
+}  # fmt: skip
+#: Rules 5–6 by the state of any other participant's active communication.
+_OTHER_COMM_RANKS: Final = {"dialing": 5, "contacting": 5, "scheduled": 6}
 
 
 def acw_pending(p: ParticipantState) -> bool:
@@ -96,13 +85,15 @@ def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> 
         answered_key = answered.get(user_id) if answered and isinstance(user_id, str) else None
         rkey = p.rkey
         active = False
+        comm_ranks = _AGENT_COMM_RANKS if agent else _OTHER_COMM_RANKS
         for c in p.communications.values():
             state = c.terminal or (c.effective_state(rkey, answered_key) if answered_key else c.values[1])
             if not isinstance(state, str) or state in TERMINAL_STATES:
                 continue
             active = True
-            cv = c.values
-            r = _agent_comm_rank(state, cv[2] is True, cv[3] is True) if agent else _other_comm_rank(state)
+            r = comm_ranks.get(state, 10)
+            if r == 1 and (c.values[2] is True or c.values[3] is True):
+                r = 2  # held or confined
             if r < rank:
                 rank = r
         if active:

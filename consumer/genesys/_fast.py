@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Final
+
+import orjson
 
 from consumer.domain.events import (
     Communication,
@@ -31,12 +34,15 @@ from consumer.domain.events import (
     Participant,
 )
 from consumer.genesys.enums import MEDIA_ARRAYS, normalize_disconnect_type, normalize_media_type
+from consumer.genesys.snapshots import snapshot_observed_time
 from consumer.genesys.times import parse_time
 
 __all__ = [
+    "PARTICIPANT_CACHE_SIZE",
     "Irregular",
     "detail_event_fast",
     "generic_snapshot_fast",
+    "generic_snapshot_observed_fast",
     "new_event",
 ]
 
@@ -107,13 +113,30 @@ def _integer(value: Any) -> int | None:
     raise Irregular
 
 
+#: Bound on :data:`_TIMES` (entries of ~100 B).
+_TIME_CACHE_SIZE: Final = 65_536
+#: ISO string -> epoch ms. Why: a snapshot repeats its times (participant and communication connected
+#: times; a conversation's later snapshots), and a dict lookup is ~20x cheaper than a parse. Keyed by exact
+#: ``str`` only, whose parse depends on nothing else.
+_TIMES: dict[str, int] = {}
+
+
 def _time(value: Any) -> int | None:
+    if type(value) is str:
+        ms = _TIMES.get(value)
+        if ms is not None:
+            return ms
     if value is None or value == "":
         return None
     try:
-        return parse_time(value)
+        ms = parse_time(value)
     except ValueError:
         raise Irregular from None
+    if type(value) is str:
+        if len(_TIMES) >= _TIME_CACHE_SIZE:
+            _TIMES.clear()
+        _TIMES[value] = ms
+    return ms
 
 
 def _text_map(value: Any) -> dict[str, str]:
@@ -306,28 +329,88 @@ def _division_ids(divisions: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def generic_snapshot_fast(body: dict[str, Any]) -> ConversationSnapshot:
-    """:func:`consumer.genesys.snapshots.generic_snapshot` of a plain-dict body, or :class:`Irregular`."""
+#: Bound on :data:`_PARTICIPANTS` (entries; a participant is ~2 KB with its key and fragment): ~16 MB.
+PARTICIPANT_CACHE_SIZE: Final = 8192
+#: orjson options of the cache key: subclasses, dataclasses and datetimes raise (no key, no cache).
+_KEY_OPTIONS: Final = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+#: The options of :func:`consumer.genesys.normalize.canonical_json_bytes` (sorted keys, same passthroughs).
+CANONICAL_OPTIONS: Final = orjson.OPT_SORT_KEYS | _KEY_OPTIONS
+#: orjson writes every float as ``<digits>.<digits>`` or ``<digits>e±<digits>`` followed, inside a
+#: container, by ``,``, ``}`` or ``]`` (see :mod:`consumer.genesys.normalize`): no match, no float.
+FLOAT_FRACTION: Final = re.compile(rb"\.[0-9]+[,}\]e]")
+FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
+
+#: A cached participant: the Participant, its latest observed time (SPEC §3), and its canonical JSON
+#: (sorted keys) when that is provably ``json``'s too (no float, no ``null``), else None.
+_Entry = tuple[Participant, int | None, bytes | None]
+#: Participant JSON text (orjson, key order kept) -> entry. Content-keyed, never by identity: a dict may be
+#: mutated or its id reused. Why: a conversation's snapshots repeat its unchanged participants (the
+#: simulator even shares their dicts), and serializing one (~0.5 µs) costs a tenth of normalizing it.
+_PARTICIPANTS: dict[bytes, _Entry] = {}
+#: The analytics-only snapshot fields (conversation start/end, MOS …): never set by conversation topics.
+_NO_FACTS: Final = (None,) * 8
+
+
+def _participant_entry(p: Any) -> _Entry:
+    """``_participant(p)``, its observed time and canonical JSON; cached when the same JSON was seen.
+
+    Only successes are cached, and only under a key that determines the result: the JSON text written by
+    orjson (key order kept: it decides the order of communications) differs whenever ``_participant``
+    could differ (``1`` vs ``1.0`` vs ``true``; a ``str`` subclass raises), except NaN/Infinity, written
+    ``null``: keys with a ``null`` are not cached. (Tuples, UUIDs and enums also serialize like JSON
+    values; JSON sources never produce them.)
+    """
+    try:
+        key = orjson.dumps(p, option=_KEY_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError included: not plain JSON, so no key
+        key = b"null"
+    entry = _PARTICIPANTS.get(key)
+    if entry is None:
+        participant = _participant(p)
+        observed = snapshot_observed_time(_new_snapshot((participant,), None, (), *_NO_FACTS))
+        fragment = None
+        if b"null" not in key:
+            fragment = orjson.dumps(p, option=CANONICAL_OPTIONS)
+            if FLOAT_FRACTION.search(fragment) is not None or FLOAT_EXPONENT.search(fragment) is not None:
+                fragment = None
+        entry = (participant, observed, fragment)
+        if b"null" not in key:
+            if len(_PARTICIPANTS) >= PARTICIPANT_CACHE_SIZE:
+                _PARTICIPANTS.clear()  # cheaper than LRU bookkeeping; live conversations refill it
+            _PARTICIPANTS[key] = entry
+    return entry
+
+
+def generic_snapshot_observed_fast(
+    body: dict[str, Any],
+) -> tuple[ConversationSnapshot, int | None, list[bytes] | None]:
+    """:func:`generic_snapshot_fast`, its :func:`~consumer.genesys.snapshots.snapshot_observed_time`, and
+    the canonical JSON of each participant when all are provably ``json``'s (else None)."""
     participants = body.get("participants")
+    observed: int | None = None
+    fragments: list[bytes] | None = None
     if participants is None:
-        participants = ()
+        parsed: tuple[Participant, ...] = ()
     elif type(participants) is list:
-        participants = tuple(map(_participant, participants))
+        entries = [_participant_entry(p) for p in participants]
+        parsed = tuple([entry[0] for entry in entries])
+        times = [entry[1] for entry in entries if entry[1] is not None]
+        observed = max(times) if times else None
+        pieces = [entry[2] for entry in entries]
+        fragments = None if None in pieces else pieces  # type: ignore[assignment]
     else:
         raise Irregular
-    return _new_snapshot(  # type: ignore[no-any-return]
-        participants,
-        _text(body.get("externalTag")),
-        _division_ids(body.get("divisions")),
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-        None,
-    )
+    external_tag = _text(body.get("externalTag"))
+    snapshot = _new_snapshot(parsed, external_tag, _division_ids(body.get("divisions")), *_NO_FACTS)
+    return snapshot, observed, fragments
+
+
+def generic_snapshot_fast(body: dict[str, Any]) -> ConversationSnapshot:
+    """:func:`consumer.genesys.snapshots.generic_snapshot` of a plain-dict body, or :class:`Irregular`."""
+    snapshot: ConversationSnapshot = generic_snapshot_observed_fast(body)[0]
+    return snapshot
 
 
 def detail_event_fast(kind: str, body: dict[str, Any]) -> DetailEvent:

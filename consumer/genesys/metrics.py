@@ -11,7 +11,10 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-__all__ = ["GenesysMetrics"]
+__all__ = ["RECONNECT_REASONS", "GenesysMetrics"]
+
+#: Why a channel's socket ended (``consumer.genesys.notifications``), the ``reason`` of reconnects.
+RECONNECT_REASONS = ("closed", "heartbeat", "gone", "socket_closing")
 
 
 class GenesysMetrics:
@@ -81,6 +84,15 @@ class GenesysMetrics:
         self.queue_syncs = Counter(
             "convstream_bridge_queue_syncs_total", "routing queue directory syncs", registry=registry
         )
+
+        # Series of the fixed label values exist at 0 from the start (dashboards, rate() alerts).
+        for reason in RECONNECT_REASONS:
+            self.reconnects.labels(reason)
+        for method in ("query", "job"):
+            for outcome in ("ok", "retry"):
+                self.backfills.labels(method, outcome)
+        for status in ("2xx", "4xx", "5xx"):
+            self.api_requests.labels(status)
 
     def beat(self, channel: str) -> None:
         """Record life on ``channel`` (heartbeat, pong or any message) now."""

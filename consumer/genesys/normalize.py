@@ -54,7 +54,15 @@ import orjson
 
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent, Source
 from consumer.errors import NormalizeError, UnknownTopicError
-from consumer.genesys._fast import Irregular, detail_event_fast, generic_snapshot_fast, new_event
+from consumer.genesys._fast import (
+    CANONICAL_OPTIONS,
+    FLOAT_EXPONENT,
+    FLOAT_FRACTION,
+    Irregular,
+    detail_event_fast,
+    generic_snapshot_observed_fast,
+    new_event,
+)
 from consumer.genesys._fields import Fields
 from consumer.genesys.details import DETAIL_KINDS, detail_event
 from consumer.genesys.enums import MEDIA_TOPIC_SUFFIXES
@@ -119,16 +127,12 @@ def canonical_json(body: object) -> str:
 #: ``]``. So these two patterns (a fraction then a terminator or an exponent; an exponent then a terminator)
 #: find every float; ``"10:00:00.100Z"`` does not match, a string such as ``"v1.5,"`` may, which only costs
 #: the fallback. Two literal-led patterns: an alternation or a leading character class scans slowly.
-_FLOAT_FRACTION: Final = re.compile(rb"\.[0-9]+[,}\]e]")
-_FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
+#: (Defined in :mod:`consumer.genesys._fast`, which also builds canonical JSON of participants.)
+_FLOAT_FRACTION: Final = FLOAT_FRACTION
+_FLOAT_EXPONENT: Final = FLOAT_EXPONENT
 #: Subclasses of str/int/dict/list, dataclasses and datetimes raise instead (json would treat them
 #: differently or not at all), so they take the fallback too; so do ints beyond 64 bits and non-str keys.
-_ORJSON_OPTIONS: Final = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
+_ORJSON_OPTIONS: Final = CANONICAL_OPTIONS
 
 
 def _has_float(value: object) -> bool:
@@ -160,6 +164,28 @@ def canonical_json_bytes(body: object) -> bytes:
     ):
         return fast
     return canonical_json(body).encode()
+
+
+#: Stands for the participants in the canonical JSON of the rest of a body (an int: no float question).
+_PARTICIPANTS_PLACEHOLDER: Final = b'"participants":0'
+
+
+def _spliced_canonical_json(body: dict[str, Any], fragments: list[bytes]) -> bytes | None:
+    """``canonical_json_bytes(body)`` from the participants' canonical JSON (cached by the fast path).
+
+    Exact: canonical JSON is compositional (each value is written independently of its context), the
+    fragments are ``json``'s own text (float-free, see :func:`consumer.genesys._fast._participant_entry`)
+    and the rest is :func:`canonical_json_bytes`'s. ``None`` when the placeholder is ambiguous (a nested
+    ``"participants": 0``): the caller then serializes the whole body.
+    """
+    rest = dict(body)
+    rest["participants"] = 0
+    text = canonical_json_bytes(rest)
+    at = text.find(_PARTICIPANTS_PLACEHOLDER)
+    if at < 0 or text.find(_PARTICIPANTS_PLACEHOLDER, at + 1) >= 0:
+        return None
+    end = at + len(_PARTICIPANTS_PLACEHOLDER)
+    return b"".join((text[:at], b'"participants":[', b",".join(fragments), b"]", text[end:]))
 
 
 def compute_event_id(topic_name: str, body: object) -> str:
@@ -312,10 +338,13 @@ def _snapshot_fast(
     conversation_id = body.get("id")
     if type(conversation_id) is not str or not conversation_id:
         return None
-    snapshot = generic_snapshot_fast(body)
-    observed = snapshot_observed_time(snapshot)
+    snapshot, observed, fragments = generic_snapshot_observed_fast(body)
     event_time = received_at if observed is None or observed < received_at else observed
-    event_id = compute_event_id(topic, body)
+    canonical = None if fragments is None else _spliced_canonical_json(body, fragments)
+    if canonical is None:
+        event_id = compute_event_id(topic, body)
+    else:
+        event_id = hashlib.sha256(topic.encode() + b"\n" + canonical).hexdigest()
     event: ConversationEvent = new_event(
         event_id, conversation_id, event_time, received_at, source, topic, pattern, snapshot, correlation_id
     )

@@ -140,21 +140,33 @@ GENESYS_EPILOG: Final = """\
 log = logging.getLogger(__name__)
 
 
-def run_genesys_bridge(settings: Settings, bridge: Bridge, queue_schema_id: int) -> int:
+def run_genesys_bridge(
+    settings: Settings,
+    bridge: Bridge,
+    queue_schema_id: int,
+    *,
+    registry: CollectorRegistry | None = None,
+    metrics_port: int | None = None,
+) -> int:
     """Run the bridge on the Genesys source until stopped; serves /metrics, /livez, /readyz.
+
+    Args:
+        registry: where the Genesys metrics go, next to the caller's (default: a fresh one).
+        metrics_port: the port to serve on (default ``CONVSTREAM_OBSERVABILITY__METRICS_PORT``).
 
     Returns the exit code (0, or 2 when bad messages were reported).
     """
-    registry = CollectorRegistry()
+    registry = registry if registry is not None else CollectorRegistry()
     client, metrics = build_client(settings.genesys, registry)
     source = build_source(settings, bridge, queue_schema_id, client, metrics)
     obs = settings.observability
-    server = HealthServer(obs.metrics_host, obs.metrics_port, registry, SourceHealth(source))
+    port = obs.metrics_port if metrics_port is None else metrics_port
+    server = HealthServer(obs.metrics_host, port, registry, SourceHealth(source))
     try:
         server.start()
     except OSError as exc:
         raise ConfigError(
-            f"cannot serve metrics on {obs.metrics_host}:{obs.metrics_port}: {exc.strerror}",
+            f"cannot serve metrics on {obs.metrics_host}:{port}: {exc.strerror}",
             variable="CONVSTREAM_OBSERVABILITY__METRICS_PORT",
         ) from exc
     try:

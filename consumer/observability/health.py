@@ -1,9 +1,14 @@
 """One HTTP server per process: ``/metrics``, ``/livez`` and ``/readyz``.
 
 - ``/livez`` (liveness) answers 200 while the loop makes progress and 503 once the wedge watchdog has
-  fired; it checks no external dependency, so a database outage never turns into a restart storm.
-- ``/readyz`` (readiness) answers 200 when the group is joined (or partitions are assigned) and both
-  Postgres and the broker answered within the readiness window; else 503 with the reason.
+  fired, or (with ``live_timeout_seconds``) once the loop has not completed a poll for that long: a loop
+  blocked for good cannot run its own watchdog, so the probe thread judges by the last poll's age. It
+  checks no external dependency, so a database outage never turns into a restart storm (the loop keeps
+  polling while it retries).
+- ``/readyz`` (readiness) answers 200 when the group is joined (or partitions are assigned) and Postgres,
+  the broker and (with ``require_registry``) the schema registry answered within the readiness window;
+  else 503 with the reason. The consumer's lag monitor (:mod:`consumer.observability.lag`) contacts all
+  three every few seconds, so readiness stays current while the loop is idle.
 - ``/metrics``: the Prometheus text format of the injected registry.
 
 :class:`HealthState` is written by the pipeline thread and read by the server thread; its fields are
@@ -34,18 +39,29 @@ class HealthState:
     Args:
         clock: monotonic seconds (injected in tests).
         ready_window_seconds: how recent the last successful Postgres and broker contact must be.
+        live_timeout_seconds: ``/livez`` fails when no poll completed for this long (None: only when the
+            watchdog fired); the consumer passes its wedge timeout.
+        require_registry: ``/readyz`` also needs a recent schema registry answer.
     """
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, ready_window_seconds: float = _READY_WINDOW_SECONDS
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        ready_window_seconds: float = _READY_WINDOW_SECONDS,
+        *,
+        live_timeout_seconds: float | None = None,
+        require_registry: bool = False,
     ) -> None:
         self._clock = clock
         self._window = ready_window_seconds
+        self._live_timeout = live_timeout_seconds
+        self._require_registry = require_registry
         now = clock()
         self.last_poll_ok = now
         self.last_progress = now
         self.last_store_ok: float | None = None
         self.last_broker_ok: float | None = None
+        self.last_registry_ok: float | None = None
         self.joined = False
         self.assigned = 0
         self.wedged_reason: str | None = None
@@ -57,6 +73,14 @@ class HealthState:
     def store_ok(self) -> None:
         """Postgres answered."""
         self.last_store_ok = self._clock()
+
+    def broker_ok(self) -> None:
+        """The broker answered (outside the loop's poll, e.g. the lag monitor's watermark read)."""
+        self.last_broker_ok = self._clock()
+
+    def registry_ok(self) -> None:
+        """The schema registry answered."""
+        self.last_registry_ok = self._clock()
 
     def progress(self) -> None:
         """A batch committed (or there was nothing to commit)."""
@@ -70,6 +94,10 @@ class HealthState:
         """``(ok, reason)`` for ``/livez``."""
         if self.wedged_reason is not None:
             return False, f"wedged: {self.wedged_reason}"
+        if self._live_timeout is not None:
+            idle = self._clock() - self.last_poll_ok
+            if idle > self._live_timeout:
+                return False, f"stuck: no poll completed for {idle:.0f} s (limit {self._live_timeout:g} s)"
         return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
@@ -83,6 +111,10 @@ class HealthState:
             return False, "postgres not reached recently"
         if self.last_broker_ok is None or now - self.last_broker_ok > self._window:
             return False, "kafka not reached recently"
+        if self._require_registry and (
+            self.last_registry_ok is None or now - self.last_registry_ok > self._window
+        ):
+            return False, "schema registry not reached recently"
         return True, "ok"
 
 

@@ -259,21 +259,28 @@ def test_queue_upsert_refreshes_rows_showing_the_directory_name(store: PostgresS
             GROUP,
             [offsets.advance()],
             rows=[
-                make_write("dir", last_queue_name="Sales"),  # name from the directory
-                make_write("none", last_queue_name=None),  # directory had no name yet
+                make_write("dir", last_queue_name=None),  # no event name: the directory's, in SQL
+                make_write("none", last_queue_id="q9", last_queue_name=None),  # no directory entry yet
                 make_write("evt", last_queue_name="Sales (event)"),  # the event carried its own name
-                make_write("other", last_queue_id="q2", last_queue_name="Support"),
+                make_write("same", last_queue_name="Sales"),  # an event name equal to the directory's
+                make_write("other", last_queue_id="q2", last_queue_name=None),
             ],
         )
     )
-    before = store.conversation_rows(["dir", "none", "evt", "other"])
+    before = store.conversation_rows(["dir", "none", "evt", "same", "other"])
+    assert before["dir"]["last_queue_name"] == "Sales"
+    assert before["dir"]["last_queue_name_from_event"] is False
+    assert before["none"]["last_queue_name"] is None
+    assert before["evt"]["last_queue_name_from_event"] is True
+    assert before["other"]["last_queue_name"] == "Support"
 
     assert store.upsert_queues([QueueInfo("q1", "Sales", "d1"), QueueInfo("q2", "Support")]) == 0
-    assert store.upsert_queues([QueueInfo("q1", "Sales EMEA", "d1")]) == 1
-    after = store.conversation_rows(["dir", "none", "evt", "other"])
+    assert store.upsert_queues([QueueInfo("q1", "Sales EMEA", "d1"), QueueInfo("q9", "Late")]) == 2
+    after = store.conversation_rows(["dir", "none", "evt", "same", "other"])
     assert after["dir"]["last_queue_name"] == "Sales EMEA"
-    assert after["none"]["last_queue_name"] == "Sales EMEA"
+    assert after["none"]["last_queue_name"] == "Late"
     assert after["evt"]["last_queue_name"] == "Sales (event)"
+    assert after["same"]["last_queue_name"] == "Sales"  # the event's name wins, even when equal
     assert after["other"] == before["other"]
     assert after["dir"]["db_last_updated"] > before["dir"]["db_last_updated"]
     assert after["dir"]["state"] == before["dir"]["state"]

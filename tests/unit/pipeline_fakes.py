@@ -6,17 +6,17 @@ Every fake appends to one shared ``log`` so tests can assert the order of effect
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres_types import BatchWrite, QueueInfo, WriteResult
+from consumer.adapters.postgres_types import BatchWrite, QueueInfo, Unwritable, WriteResult
 from consumer.codec.avro import encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, current
 from consumer.codec.wire import frame
 from consumer.dlq import Poison
 from consumer.domain import ConversationEvent, ConversationState, DetailEvent
-from consumer.errors import FencedError, UnknownSchemaError
+from consumer.errors import FencedError, StoreError, UnknownSchemaError
 
 EVENTS = "events"
 QUEUES = "queues"
@@ -159,6 +159,8 @@ class FakeStore:
     queues: dict[str, str] = field(default_factory=dict)
     fail: list[Exception] = field(default_factory=list)  # raised by the next write_batch calls
     fail_loads: list[Exception] = field(default_factory=list)
+    reject: set[str] = field(default_factory=set)  # conversations whose rows Postgres "rejects"
+    reject_marks: set[str] = field(default_factory=set)  # ... whose error marks it rejects
     writes: int = 0
 
     def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]:
@@ -169,25 +171,32 @@ class FakeStore:
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]:
         return {p: o for (g, t, p), o in self.offsets.items() if g == group_id and t == topic}
 
-    def queue_names(self, ids: Sequence[str]) -> dict[str, str]:
-        return {i: self.queues[i] for i in ids if i in self.queues}
-
     def upsert_queues(self, queues: Sequence[QueueInfo]) -> int:
         for q in queues:
             if q.name is not None:
                 self.queues[q.queue_id] = q.name
         return len(queues)
 
+    def unwritable(self, batch: BatchWrite) -> Unwritable:
+        bad = {r.row.conversation_id: "rejected" for r in batch.rows if r.row.conversation_id in self.reject}
+        bad |= {m.conversation_id: "rejected" for m in batch.errors if m.conversation_id in self.reject_marks}
+        return Unwritable(conversations=bad)
+
     def write_batch(self, batch: BatchWrite) -> WriteResult:
         from consumer.domain import state_from_json
 
         if self.fail:
             raise self.fail.pop(0)
+        if any(r.row.conversation_id in self.reject for r in batch.rows) or any(
+            m.conversation_id in self.reject_marks for m in batch.errors
+        ):
+            raise StoreError("value rejected (SQLSTATE 22P05)", sqlstate="22P05")
         for a in batch.offsets:
             key = (batch.group_id, a.topic, a.partition)
             if key in self.offsets and self.offsets[key] != a.start_offset:
                 self.log.append(("fenced", key))
                 raise FencedError(f"fence failed for {key}")
+        self.upsert_queues(batch.queues)
         inserted = updated = 0
         for w in batch.rows:
             cid = w.row.conversation_id
@@ -195,7 +204,10 @@ class FakeStore:
                 updated += 1
             else:
                 inserted += 1
-            self.rows[cid] = w.row
+            row = w.row
+            if row.last_queue_name is None and row.last_queue_id in self.queues:  # resolved in SQL
+                row = replace(row, last_queue_name=self.queues[row.last_queue_id])
+            self.rows[cid] = row
             self.states[cid] = state_from_json(w.state_json)
         for m in batch.errors:
             self.marks[m.conversation_id] = m.message

@@ -224,3 +224,41 @@ def test_stop_finishes_the_batch_and_closes() -> None:
     totals = h.pipeline.run()
     assert totals.processed == 1
     assert h.source.closed
+
+
+def test_values_postgres_rejects_are_isolated_dead_lettered_and_marked() -> None:
+    h = Harness()
+    h.store.reject = {"bad"}
+    h.store.reject_marks = {"worse"}  # its row and its error mark are both rejected
+    h.store.reject.add("worse")
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.source.add(P0, b"bad", good_value("bad", 0))
+    h.source.add(P0, b"worse", good_value("worse", 0))
+    h.source.add(P0, b"bad", good_value("bad", 1))
+    h.source.add(P0, b"c2", good_value("c2", 0))
+    h.run_to_end()
+    assert set(h.store.rows) == {"c1", "c2"}
+    assert sorted((p.conversation_id, p.record.offset, p.reason) for p in h.dlq.sent) == [
+        ("bad", 1, "store"),
+        ("bad", 3, "store"),
+        ("worse", 2, "store"),
+    ]
+    assert set(h.store.marks) == {"bad"}
+    assert "UnwritableRecordError" in h.store.marks["bad"]
+    # One commit, after the letters were acknowledged; the offsets moved exactly once.
+    assert [k for k in h.kinds() if k in ("dlq_ack", "pg_commit")][-1] == "pg_commit"
+    assert h.store.writes == 1
+    assert h.store.offsets[(GROUP, EVENTS, 0)] == 5
+    assert h.metric("convstream_dlq_records_total", reason="store") == 3
+    assert h.pipeline.totals.dead_lettered == 3
+
+
+def test_a_store_error_not_about_the_data_is_raised() -> None:
+    from consumer.errors import StoreError
+
+    h = Harness()
+    h.store.fail = [StoreError("permission denied (SQLSTATE 42501)", sqlstate="42501")]
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    with pytest.raises(StoreError):
+        h.run_to_end()
+    assert h.dlq.sent == []
