@@ -37,7 +37,7 @@ unit: install ## unit tests only (nothing external)
 	$(VENV)/bin/pytest tests/unit -q
 
 test: install devstack-up lint typecheck ## everything CI runs: lint, types, unit, integration, e2e, chaos (bounded)
-	$(VENV)/bin/pytest tests -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/chaos
 
 demo: devstack-up ## the main job on the local stack, with a live progress line
 	$(PY) -m consumer.cli demo

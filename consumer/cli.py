@@ -44,6 +44,8 @@ COMMANDS: tuple[str, ...] = (
     "backfill",
     "simulate",
     "consume",
+    "replay",
+    "rebuild",
     "migrate",
     "status",
     "fold",

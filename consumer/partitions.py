@@ -54,12 +54,18 @@ class Partitions:
             self.owned.pop(tp, None)
 
     def reset(self, tp: TP, committed: int | None) -> None:
-        """After a seek back to the stored offset: nothing is pending any more."""
+        """After a seek to the stored offset: nothing is pending any more.
+
+        The end-of-partition position seen before the seek is forgotten: after a seek *back* (a replay
+        lowered the stored offset) the records between the new position and that old EOF are real
+        records to consume, not transaction markers that :meth:`eof_advances` may commit past.
+        """
         state = self.owned.get(tp)
         if state is not None:
             state.committed = committed
             state.pending_since = None
             state.delivered = None
+            state.eof = None
 
     def keep_new(self, records: Sequence[Record]) -> list[Record]:
         """Records of owned partitions not already committed (a delivery behind the fence is dropped)."""

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import IO, Any, Final
 
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
+from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
 from consumer.genesys.times import format_iso_ms
 
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     states: dict[str, ConversationState] = {}
     clock = FileClock()
     number = 0
+    tune_gc_for_batches()
     # Step 1. Files in order, lines numbered across all of them.
     for path in args.files:
         with _open(path) as (name, handle):

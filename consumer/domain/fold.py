@@ -215,13 +215,9 @@ def fold(state: ConversationState | None, event: ConversationEvent) -> Conversat
     last = t if last is None or t > last else last
     status = _status(state, participants, reshaped, answered, t)
     if status is None:
-        if (participants, facts, divisions, first, last) == (
-            state.participants,
-            state.facts,
-            state.division_ids,
-            state.first_event_at,
-            state.last_event_at,
-        ):
+        same_records = participants is state.participants and facts is state.facts
+        same_times = first == state.first_event_at and last == state.last_event_at
+        if same_records and same_times and divisions is state.division_ids:
             return state  # nothing new (a duplicate, or an older event re-stating what is known)
         status = state.calculated_status, state.status_changed_at
     return new_conversation(

@@ -2,8 +2,9 @@
 and dead-letters nothing.
 
 These tests stop and restart the shared devstack's PostgreSQL and Kafka (``scripts/devstack down|up``,
-the same pg_ctl / pid-file commands the devstack itself uses), so they run only against the devstack, sort
-last (``zz``), and always restore the service in a ``finally``. Tests run sequentially (no xdist).
+the same pg_ctl / pid-file commands the devstack itself uses), so they run only against the devstack, run last
+(``make test`` orders the tiers: unit, deploy, integration, e2e, chaos), and always restore the service in a
+``finally``. Tests run sequentially (no xdist).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, assert_rows_match, split_jsonl
 from tests.fixtures.services import DEVSTACK, ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.chaos
 
 N = 1000
 DISORDER = {"duplicate_rate": 0.1, "reorder_window": 40}
