@@ -3,7 +3,9 @@
 Real HTTP (``http.server``) and a real WebSocket server (``websockets``), so the bridge's real client code
 runs against it. Its traffic comes from the simulator (:class:`consumer.simulate.Simulation`): the
 simulator's generic queue-topic snapshots are replayed in real time, ``speed`` times faster, with every
-timestamp mapped onto the wall clock, and delivered to the sockets of channels subscribed to the topic.
+timestamp mapped onto the wall clock (or, with ``simulated_times=True``, left at the simulator's simulated
+times, so a fold's time columns can equal the truth's; the analytics API then maps the wall-clock intervals
+it is asked for onto simulated time), and delivered to the sockets of channels subscribed to the topic.
 Like Genesys, it **loses** what it sends while a channel has no socket, while its analytics API knows
 every conversation's latest state (the last snapshot turned into an analytics record,
 :mod:`tests.fakes.genesys_records`). :meth:`FakeGenesys.truth` is the simulator's ground truth.
@@ -72,6 +74,7 @@ class FakeGenesys:
         forbidden_topics: Iterable[str] = (),
         extra_queues: int = 0,
         max_results: int = 100_000,
+        simulated_times: bool = False,
     ) -> None:
         self.sim = Simulation(options)
         self.messages = [m for m in self.sim if m.message.get("topicName", "").startswith("v2.routing.")]
@@ -81,10 +84,13 @@ class FakeGenesys:
         self.channel_ttl_seconds = channel_ttl_seconds
         self.forbidden = set(forbidden_topics)
         self.max_results = max_results
+        self.simulated_times = simulated_times
+        self.clock: tuple[int, int] | None = None  # (simulated, wall) epoch ms of the stream's start
         self.queues = [{"id": q["id"], "name": q["name"]} for q in self.sim.queue_directory()]
         self.queues += [{"id": f"extra-queue-{i:05d}", "name": f"Extra {i}"} for i in range(extra_queues)]
         self.lock = threading.RLock()
         self.tokens: dict[str, float] = {}  # token -> expiry (monotonic)
+        self.issued: list[str] = []  # every token ever issued (revocation clears ``tokens``, not this)
         self.channels: dict[str, FakeChannel] = {}
         self.records: dict[str, dict[str, Any]] = {}  # conversation id -> latest analytics record
         self.jobs: dict[str, tuple[list[dict[str, Any]], int]] = {}
@@ -164,6 +170,7 @@ class FakeGenesys:
             return
         sim0 = self.messages[0].received_at
         wall0 = now_ms() + 50
+        self.clock = (sim0, wall0)
         to_wall = lambda t: int(wall0 + (t - sim0) / self.speed)  # noqa: E731
         for sim in self.messages:
             due = to_wall(sim.received_at)
@@ -171,15 +178,18 @@ class FakeGenesys:
                 time.sleep(min(0.05, (due - now_ms()) / 1000))
             if self._stop.is_set():
                 return
-            message = _retime(sim.message, to_wall)
+            if self.simulated_times:
+                message, seen_at = orjson.loads(orjson.dumps(sim.message)), sim.received_at
+            else:
+                message, seen_at = _retime(sim.message, to_wall), now_ms()
             message.pop("receivedAt", None)
-            self._publish(message)
+            self._publish(message, seen_at)
         self.stream_done.set()
 
-    def _publish(self, message: dict[str, Any]) -> None:
+    def _publish(self, message: dict[str, Any], seen_at: int) -> None:
         body = message["eventBody"]
         with self.lock:
-            self.records[body["id"]] = snapshot_record(body, now_ms())
+            self.records[body["id"]] = snapshot_record(body, seen_at)
             targets = [
                 c.socket
                 for c in self.channels.values()
@@ -321,8 +331,16 @@ class FakeGenesys:
 
     # ------------------------------------------------------------------ analytics (used by the API)
 
+    def record_time(self, wall: int) -> int:
+        """A wall-clock instant (an API interval bound) in the records' time base."""
+        if not self.simulated_times or self.clock is None:
+            return wall
+        sim0, wall0 = self.clock
+        return int(sim0 + (wall - wall0) * self.speed)
+
     def sync_query(self, start: int, end: int) -> list[dict[str, Any]]:
         """Conversations that started on a day touched by ``[start, end]`` and were active in it."""
+        start, end = self.record_time(start), self.record_time(end)
         days = {_day(start), _day(end)}
         with self.lock:
             records = list(self.records.values())
@@ -336,6 +354,7 @@ class FakeGenesys:
 
     def job_query(self, start: int, end: int) -> list[dict[str, Any]]:
         """Conversations with activity during ``[start, end]``, whenever they started."""
+        start, end = self.record_time(start), self.record_time(end)
         with self.lock:
             records = list(self.records.values())
         out = [r for r in records if record_bounds(r)[0] <= end and (record_bounds(r)[1] or end) >= start]
@@ -361,6 +380,7 @@ class FakeGenesys:
         token = f"tok-{uuid.uuid4().hex}"
         with self.lock:
             self.tokens[token] = time.monotonic() + self.token_ttl_seconds
+            self.issued.append(token)
         return token
 
     def token_valid(self, token: str) -> bool:
