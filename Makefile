@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: help install devstack-up devstack-down lint typecheck unit integration test demo bench clean helm
+.PHONY: help install devstack-up devstack-down lint typecheck unit integration test demo bench clean helm chaos audit
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ unit: install ## unit tests only (nothing external)
 test: install devstack-up lint typecheck ## everything CI runs: lint, types, unit, integration, e2e, chaos (bounded)
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/chaos
 
+chaos: install devstack-up ## the chaos suite at full length (tests/chaos, CONVSTREAM_CHAOS=full) and its results table
+	CONVSTREAM_CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/chaos
+
 demo: devstack-up ## the main job on the local stack, with a live progress line
 	$(PY) -m consumer.cli demo
 
@@ -52,3 +55,6 @@ helm: install ## build the pinned helm (.cache/bin, first time: minutes), lint +
 	scripts/helm.sh version --short
 	scripts/helm.sh lint helm/convstream --strict --kube-version 1.31.0
 	$(VENV)/bin/pytest tests/deploy -q -p no:cacheprovider
+
+audit: ## pip-audit of the pinned dependencies (constraints.txt); fails if they could not be audited
+	scripts/audit.sh

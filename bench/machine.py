@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import importlib.metadata
 import os
 import platform
 import re
@@ -74,7 +75,7 @@ def machine_facts(bootstrap: str, server_dsn: str) -> dict[str, Any]:
         "memory_mb": _mem_total_mb(),
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "confluent_kafka": confluent_kafka.version()[0],
+        "confluent_kafka": importlib.metadata.version("confluent-kafka"),
         "librdkafka": confluent_kafka.libversion()[0],
         "kafka": _kafka_version(bootstrap),
         "postgres": _postgres_version(server_dsn),

@@ -24,8 +24,8 @@ from types import ModuleType
 
 from consumer import __version__
 from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
-from consumer.observability.logging import configure_logging
-from consumer.settings import load_settings
+from consumer.observability.logging import configure_logging, redact, register_secret
+from consumer.settings import Settings, load_settings
 
 __all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
 
@@ -83,17 +83,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"convstream: error: {message}", file=sys.stderr)
+    print(f"convstream: error: {redact(message)}", file=sys.stderr)
     return code
+
+
+def _dsn_password(dsn: str) -> str | None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(dsn).get("password")
+    except Exception:  # an unparsable DSN is reported by the command that uses it
+        return None
+    return str(value) if value else None
+
+
+def _register_settings_secrets(settings: Settings) -> None:
+    """Every secret in ``settings`` (and a DSN's password on its own) is redacted from logs and errors."""
+    pg, genesys = settings.postgres, settings.genesys
+    secrets = (
+        settings.kafka.sasl_password,
+        settings.kafka.ssl_key_password,
+        settings.schema_registry.basic_auth_password,
+        pg.dsn,
+        pg.migration_dsn,
+        genesys.client_secret,
+        genesys.pii.hash_key,
+    )
+    for secret in secrets:
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    for dsn in (pg.dsn, pg.migration_dsn):
+        if dsn is not None:
+            register_secret(_dsn_password(dsn.get_secret_value()))
 
 
 def _configure_logging() -> None:
     """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that)."""
     try:
-        observability = load_settings().observability
+        settings = load_settings()
     except ConfigError:
         configure_logging()
         return
+    _register_settings_secrets(settings)
+    observability = settings.observability
     configure_logging(observability.log_level, observability.log_format)
 
 

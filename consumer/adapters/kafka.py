@@ -58,19 +58,18 @@ class _ErrorLog:
         self._role = role
         self._seen: set[int] = set()
         self.last: KafkaError | None = None
+        self.auth: KafkaError | None = None  # sticky: later "all brokers down" must not hide it
 
     def __call__(self, err: KafkaError) -> None:
         self.last = err
+        if err.code() in AUTH_CODES:
+            self.auth = err
         if err.code() in self._seen:
             return
         self._seen.add(err.code())
         log.warning(
             "kafka %s: %s", self._role, err.str(), extra={"kafka_error": err.name(), "fatal": err.fatal()}
         )
-
-
-def _client_callbacks(role: str) -> dict[str, Any]:
-    return {"logger": _ClientLogger(), "error_cb": _ErrorLog(role)}
 
 
 #: Error codes that mean "the cluster cannot be reached or cannot serve this now": retry later.
@@ -93,6 +92,9 @@ UNAVAILABLE_CODES: frozenset[int] = frozenset(
     }
 )
 
+#: Error codes that mean "the broker refused our credentials": retrying unchanged will not help.
+AUTH_CODES: frozenset[int] = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
+
 _BAD_LAYOUT_CODES: frozenset[int] = frozenset(
     {KafkaError.INVALID_REPLICATION_FACTOR, KafkaError.INVALID_PARTITIONS}
 )
@@ -112,12 +114,26 @@ def is_unavailable(error: KafkaError | None) -> bool:
     return error is not None and error.code() in UNAVAILABLE_CODES
 
 
+def auth_failure(error: KafkaError | None, bootstrap: str) -> ConfigError | None:
+    """A one-line :class:`ConfigError` when ``error`` is an authentication failure (by code), else None."""
+    if error is None or error.code() not in AUTH_CODES:
+        return None
+    return ConfigError(
+        f"Kafka at {bootstrap} rejected the credentials ({error.name()}): check "
+        "CONVSTREAM_KAFKA__SASL_USERNAME / CONVSTREAM_KAFKA__SASL_PASSWORD "
+        "and CONVSTREAM_KAFKA__SASL_MECHANISM",
+        variable="CONVSTREAM_KAFKA__SASL_PASSWORD",
+    )
+
+
 def _translate(exc: BaseException, what: str) -> ConvstreamError:
     """Our error for a confluent-kafka exception, classified by error code."""
     error = _kafka_error(exc)
     if error is None:
         return PublishError(f"{what}: {exc}")
     text = f"{what}: {error.name()}: {error.str()}"
+    if error.code() in AUTH_CODES:
+        return ConfigError(text, variable="CONVSTREAM_KAFKA__SASL_PASSWORD")
     if is_unavailable(error):
         return BrokerUnavailableError(text)
     if error.code() in _BAD_LAYOUT_CODES:
@@ -176,6 +192,7 @@ class KafkaProducerAdapter:
         self.failed = 0
         self.first_error: KafkaError | None = None
         self._reported_failures = 0
+        self._errors = _ErrorLog("producer")
 
     @property
     def config(self) -> dict[str, Any]:
@@ -186,7 +203,7 @@ class KafkaProducerAdapter:
         if self._producer is None:
             conf = dict(self._config)
             conf["on_delivery"] = self._on_delivery
-            conf.update(_client_callbacks("producer"))
+            conf.update({"logger": _ClientLogger(), "error_cb": self._errors})
             try:
                 self._producer = Producer(conf)
             except KafkaException as exc:
@@ -266,6 +283,9 @@ class KafkaProducerAdapter:
             f"{new_failures} of {self.produced} messages were not delivered "
             f"({self.delivered} delivered); first error: {detail}"
         )
+        auth = auth_failure(self._errors.auth, str(self._config["bootstrap.servers"]))
+        if auth is not None:
+            raise auth
         if is_unavailable(error):
             raise BrokerUnavailableError(f"Kafka at {self._config['bootstrap.servers']}: {text}")
         raise PublishError(text)
@@ -291,16 +311,21 @@ class KafkaAdmin:
         self._bootstrap = kafka.bootstrap_servers
         self._timeout = timeout_seconds
         self._admin: AdminClient | None = None
+        self._errors = _ErrorLog("admin")
 
     def _client(self) -> AdminClient:
         if self._admin is None:
             try:
-                self._admin = AdminClient({**self._conf, **_client_callbacks("admin")})
+                conf: dict[str, Any] = {**self._conf, "logger": _ClientLogger(), "error_cb": self._errors}
+                self._admin = AdminClient(conf)
             except KafkaException as exc:
                 raise ConfigError(f"invalid Kafka admin configuration: {exc}") from exc
         return self._admin
 
-    def _unreachable(self, exc: BaseException) -> BrokerUnavailableError:
+    def _unreachable(self, exc: BaseException) -> ConvstreamError:
+        auth = auth_failure(self._errors.auth, self._bootstrap)
+        if auth is not None:
+            return auth
         error = _kafka_error(exc)
         detail = f"{error.name()}: {error.str()}" if error is not None else str(exc)
         return BrokerUnavailableError(
@@ -315,12 +340,32 @@ class KafkaAdmin:
         """
         self.list_topics()
 
+    def _metadata(self) -> Any:
+        """Cluster metadata within the timeout, asked in slices of at most one second.
+
+        Between slices the client's error callbacks are served, so rejected credentials surface as a
+        :class:`ConfigError` after about a second instead of a :class:`BrokerUnavailableError` at the
+        end of the whole timeout.
+        """
+        client = self._client()
+        deadline = time.monotonic() + self._timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return client.list_topics(timeout=max(0.01, min(1.0, remaining)))
+            except KafkaException as exc:
+                client.poll(0)
+                if remaining <= 1.0 or auth_failure(self._errors.auth, self._bootstrap) is not None:
+                    raise self._unreachable(exc) from exc
+
     def list_topics(self) -> dict[str, int]:
-        """Topic name -> partition count, internal topics (``__*``) excluded."""
-        try:
-            metadata = self._client().list_topics(timeout=self._timeout)
-        except KafkaException as exc:
-            raise self._unreachable(exc) from exc
+        """Topic name -> partition count, internal topics (``__*``) excluded.
+
+        Raises:
+            ConfigError: the broker rejected the credentials (SASL authentication failed).
+            BrokerUnavailableError: no broker answered in time.
+        """
+        metadata = self._metadata()
         return {
             name: len(topic.partitions)
             for name, topic in metadata.topics.items()

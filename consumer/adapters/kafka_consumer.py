@@ -27,7 +27,7 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.adapters.kafka import is_unavailable
+from consumer.adapters.kafka import AUTH_CODES, auth_failure, is_unavailable
 from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError
 from consumer.settings import ConsumerSettings, KafkaSettings
 
@@ -189,7 +189,8 @@ class KafkaConsumerAdapter:
     # -- callbacks (run inside consume()) --------------------------------------------------------------
 
     def _on_error(self, err: KafkaError) -> None:
-        if is_unavailable(err) or err.code() == KafkaError._ALL_BROKERS_DOWN:
+        sticky = self.broker_error is not None and self.broker_error.code() in AUTH_CODES
+        if err.code() in AUTH_CODES or (is_unavailable(err) and not sticky):
             self.broker_error = err
         log.warning("kafka consumer error", extra={"kafka_error": err.name(), "detail": err.str()})
 
@@ -239,6 +240,7 @@ class KafkaConsumerAdapter:
 
         Raises:
             BrokerUnavailableError: nothing was consumed and the cluster is unreachable.
+            ConfigError: the broker rejected the credentials (SASL authentication failed).
             ConvstreamError: a fatal client error, or a rebalance listener failed.
         """
         records: list[Record] = []
@@ -259,6 +261,9 @@ class KafkaConsumerAdapter:
                 break
         if not records and self.broker_error is not None:
             err = self.broker_error
+            auth = auth_failure(err, self._bootstrap)
+            if auth is not None:
+                raise auth
             raise BrokerUnavailableError(f"Kafka at {self._bootstrap}: {err.name()}: {err.str()}")
         return records
 

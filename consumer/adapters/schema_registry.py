@@ -127,7 +127,10 @@ class SchemaRegistry:
         if status == 404 and exc.error_code not in _NOT_FOUND_CODES:
             return RegistryUnavailableError(f"{detail} (is CONVSTREAM_SCHEMA_REGISTRY__URL right?)")
         if status in (401, 403):
-            return ConfigError(detail, variable="CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER")
+            return ConfigError(
+                f"{detail} (check CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER and _PASSWORD)",
+                variable="CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER",
+            )
         if status in (409, 422):
             return SchemaCompatibilityError(detail)
         return ConvstreamError(detail)

@@ -11,6 +11,7 @@ from consumer.adapters.kafka import KafkaAdmin
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.errors import ConvstreamError, TransientError
+from consumer.observability.logging import redact
 from consumer.settings import Settings, load_settings
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
@@ -58,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             probe()
         except TransientError as exc:
-            print(f"{name:9} unreachable  {exc}")
+            print(redact(f"{name:9} unreachable  {exc}"))
             worst = max(worst, 4)
             continue
         except ConvstreamError as exc:
-            print(f"{name:9} error        {exc}")
+            print(redact(f"{name:9} error        {exc}"))
             worst = max(worst, 1) if worst != 4 else worst
             continue
         print(f"{name:9} ok           {target} ({(time.monotonic() - started) * 1000:.0f} ms)")

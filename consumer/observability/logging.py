@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Literal, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging", "register_secret"]
+__all__ = ["JsonFormatter", "configure_logging", "redact", "register_secret"]
 
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _secrets: set[str] = set()
@@ -28,8 +28,15 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***`` (for lines printed outside logging)."""
+    return _redact(text)
+
+
 def _redact(text: str) -> str:
-    for secret in _secrets:
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)  # a longer secret may contain a shorter one
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     return text

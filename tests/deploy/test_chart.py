@@ -28,7 +28,7 @@ from tests.deploy.conftest import (
     named,
     pod_spec,
 )
-from tests.deploy.settings_model import CHART
+from tests.deploy.settings_model import CHART, ROOT
 
 pytestmark = pytest.mark.timeout(CHART_TEST_TIMEOUT_SECONDS)
 
@@ -260,6 +260,125 @@ def test_existing_secrets_only(render: Render) -> None:
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
 
+MIGRATION_DSN_FILE = "CONVSTREAM_POSTGRES__MIGRATION_DSN_FILE"
+
+
+def _job_container(job: dict[str, Any]) -> dict[str, Any]:
+    containers_: list[dict[str, Any]] = job["spec"]["template"]["spec"]["containers"]
+    (container,) = containers_
+    return container
+
+
+def test_replay_jobs_run_once_with_the_runtime_dsn(render: Render) -> None:
+    docs = render(CI / "jobs-values.yaml")
+    for suffix, args in [
+        (
+            "-job-replay-2025-03-01",
+            [
+                *("replay", "--to-datetime", "2025-03-01T00:00:00Z"),
+                *("--partitions", "0,3", "--execute", "--coordinate"),
+            ],
+        ),
+        ("-job-replay-shift-1", ["replay", "--shift-by", "-5000", "--execute"]),
+    ]:
+        job = named(docs, "Job", suffix)
+        assert job["metadata"]["labels"]["convstream.io/job-kind"] == "replay"
+        assert job["spec"]["backoffLimit"] == 0, "--shift-by is not idempotent: never retried"
+        assert "ttlSecondsAfterFinished" not in job["spec"], "helm would recreate a TTL-deleted Job"
+        pod = job["spec"]["template"]["spec"]
+        assert pod["restartPolicy"] == "Never"
+        container = _job_container(job)
+        assert container["args"] == args
+        assert "ports" not in container, "no metrics port"
+        env = _env(container)
+        assert MIGRATION_DSN_FILE not in env, "replay uses the runtime role only"
+        assert env["CONVSTREAM_POSTGRES__DSN_FILE"] == "/var/run/secrets/convstream/postgresDsn"
+        assert env["CONVSTREAM_KAFKA__SASL_PASSWORD_FILE"] == "/var/run/secrets/convstream/kafkaSaslPassword"
+        assert "CONVSTREAM_OBSERVABILITY__METRICS_PORT" not in env
+        assert "CONVSTREAM_GENESYS__CLIENT_SECRET_FILE" not in env
+        # Group id and topics come from the settings ConfigMap, as for the consumer.
+        assert [s["configMapRef"]["name"] for s in container["envFrom"]] == ["cs-convstream"]
+    settings = named(docs, "ConfigMap", "cs-convstream")["data"]
+    assert settings["CONVSTREAM_CONSUMER__GROUP_ID"] == "convstream-prod"
+    assert settings["CONVSTREAM_TOPICS__EVENTS"] == "genesys.conversation.events"
+
+
+def test_rebuild_jobs_get_the_migration_dsn(render: Render) -> None:
+    docs = render(CI / "jobs-values.yaml")
+    consumer = named(docs, "Deployment", "-consumer")["spec"]["template"]["spec"]
+    for suffix, args in [
+        ("-job-rebuild-v7", ["rebuild", "--compare", "200", "--keep-old", "--catch-up-timeout", "300"]),
+        ("-job-rebuild-v7-rollback", ["rebuild", "--rollback"]),
+    ]:
+        job = named(docs, "Job", suffix)
+        assert job["metadata"]["labels"]["convstream.io/job-kind"] == "rebuild"
+        assert job["spec"]["backoffLimit"] == 0
+        assert job["spec"]["activeDeadlineSeconds"] == 604800, "a rebuild reads the whole topic"
+        assert "ttlSecondsAfterFinished" not in job["spec"]
+        pod = job["spec"]["template"]["spec"]
+        assert pod["restartPolicy"] == "Never"
+        assert pod["terminationGracePeriodSeconds"] == consumer["terminationGracePeriodSeconds"]
+        container = _job_container(job)
+        assert container["args"] == args
+        assert "ports" not in container
+        assert container["resources"] == consumer["containers"][0]["resources"], "sized like a consumer pod"
+        env = _env(container)
+        assert env[MIGRATION_DSN_FILE] == "/var/run/secrets/convstream/postgresMigrationDsn"
+        assert "CONVSTREAM_POSTGRES__DSN_FILE" in env
+        assert "CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_PASSWORD_FILE" in env
+        assert "CONVSTREAM_GENESYS__CLIENT_SECRET_FILE" not in env
+        (secrets,) = [v for v in pod["volumes"] if v["name"] == "convstream-secrets"]
+        sources = secrets["projected"]["sources"]
+        items = {(s["secret"]["name"], s["secret"]["items"][0]["key"]) for s in sources}
+        assert ("cs-convstream", "postgres-migration-dsn") in items, "the release Secret (not the hook's)"
+
+
+def test_the_migration_dsn_reaches_migrate_and_rebuild_only(render: Render) -> None:
+    docs = render(CI / "jobs-values.yaml")
+    holders = {
+        doc["metadata"]["name"]
+        for doc in docs
+        for container in containers(doc)
+        if MIGRATION_DSN_FILE in _env(container)
+    }
+    rebuilds = {"cs-convstream-job-rebuild-v7", "cs-convstream-job-rebuild-v7-rollback"}
+    assert holders == {"cs-convstream-migrate", *rebuilds}
+
+
+def test_typed_backfill_and_command_jobs(render: Render) -> None:
+    docs = render(CI / "jobs-values.yaml")
+    backfill = named(docs, "Job", "-job-backfill-2025-03-01")
+    container = _job_container(backfill)
+    assert container["args"][0] == "backfill"
+    assert "CONVSTREAM_GENESYS__CLIENT_SECRET_FILE" in _env(container)
+    maps = [s["configMapRef"]["name"] for s in container["envFrom"]]
+    assert maps == ["cs-convstream", "cs-convstream-genesys"]
+    status = named(docs, "Job", "-job-status-1")
+    assert _job_container(status)["args"] == ["status"], "kind command (the default): args as given"
+    assert status["spec"]["ttlSecondsAfterFinished"] == 3600
+    assert status["spec"]["backoffLimit"] == 2
+    assert MIGRATION_DSN_FILE not in _env(_job_container(status))
+    # The backfill block renders as a typed backfill job (existing-secrets-values.yaml enables it).
+    block = named(render(CI / "existing-secrets-values.yaml"), "Job", "-job-backfill")
+    assert _job_container(block)["args"][:3] == ["backfill", "--from", "2025-01-01T00:00:00Z"]
+
+
+def test_the_reprocessing_docs_snippet_renders(render: Render, tmp_path: Path) -> None:
+    """The values snippet of docs/reprocessing.md ("On Kubernetes") passes the schema and renders."""
+    text = (ROOT / "docs" / "reprocessing.md").read_text()
+    section = text[text.index("## On Kubernetes") :]
+    snippet = section[
+        section.index("```yaml\n") + len("```yaml\n") : section.index("```\n", section.index("```yaml"))
+    ]
+    values = tmp_path / "reprocess-values.yaml"
+    values.write_text(snippet)
+    docs = render(values)
+    jobs = {d["metadata"]["name"]: d for d in by_kind(docs, "Job")}
+    assert {"cs-convstream-job-replay-2025-03-01", "cs-convstream-job-rebuild-v7"} <= set(jobs)
+    for job in jobs.values():
+        kubernetes_validate.validate(job, KUBE_VERSION, strict=True)
+
+
 def test_grace_period_covers_batch_and_commit(render: Render, tmp_path: Path) -> None:
     """shutdown_grace_seconds + statement_timeout_seconds + 15 s (README: Graceful shutdown)."""
     from consumer.settings import Settings
@@ -287,6 +406,16 @@ def test_grace_period_covers_batch_and_commit(render: Render, tmp_path: Path) ->
         ({"securityContext": {"readOnlyRootFileSystem": True}}, "readOnlyRootFileSystem"),
         ({"secrets": {"postgresDsn": "postgresql://x"}}, "got string, want object"),
         ({"bridge": {"source": "file"}}, "value must be one of"),
+        ({"jobs": [{"name": "r", "kind": "reindex", "args": ["x"]}]}, "value must be one of"),
+        ({"jobs": [{"name": "r", "kind": "replay", "args": ["--execute"]}]}, "no items match contains"),
+        (
+            {"jobs": [{"name": "r", "kind": "replay", "args": ["--shift-by", "-5"], "backoffLimit": 1}]},
+            "backoffLimit': value must be 0",
+        ),
+        ({"jobs": [{"name": "r", "kind": "rebuild", "ttlSecondsAfterFinished": 60}]}, "/ttlSecondsAfter"),
+        ({"jobs": [{"name": "r", "kind": "rebuild", "args": ["rebuild", "--keep-old"]}]}, "/jobs/0/args"),
+        ({"jobs": [{"name": "r", "kind": "rebuild", "genesys": True}]}, "/jobs/0"),
+        ({"jobs": [{"name": "r"}]}, "missing property 'args'"),
     ],
     ids=[
         "unknown-key",
@@ -298,6 +427,13 @@ def test_grace_period_covers_batch_and_commit(render: Render, tmp_path: Path) ->
         "typo-in-security-context",
         "secret-not-an-object",
         "bridge-source-file",
+        "job-bad-kind",
+        "replay-without-target",
+        "replay-retried",
+        "rebuild-with-ttl",
+        "rebuild-subcommand-twice",
+        "rebuild-genesys",
+        "command-without-args",
     ],
 )
 def test_bad_values_are_rejected_by_the_schema(

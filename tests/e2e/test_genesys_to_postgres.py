@@ -32,11 +32,10 @@ runs 10x faster, so that is 30 s of simulated traffic lost by the socket and rec
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -50,6 +49,7 @@ pytestmark = pytest.mark.e2e
 
 #: Columns the truth has that only the receive time decides for notification snapshots (module docstring).
 RECEIVE_TIME_KEYS = ("status_changed_at", "last_event_at")
+RECONNECTS = "convstream_bridge_websocket_reconnects_total"
 
 GENESYS_ENV = {
     "CONVSTREAM_BRIDGE__LINGER_MS": "5",
@@ -109,13 +109,10 @@ class Served:
         return self.proc.stdout.read_text(errors="replace") + self.proc.stderr.read_text(errors="replace")
 
 
-@pytest.fixture
-def stack(e2e: E2EStack) -> Iterator[E2EStack]:
-    yield e2e
-
-
 def options(seed: int) -> SimulationOptions:
-    return SimulationOptions(seed=seed, conversations=60, arrival_rate=1.0, handle_time_s=20, queues=4, agents=10)
+    return SimulationOptions(
+        seed=seed, conversations=60, arrival_rate=1.0, handle_time_s=20, queues=4, agents=10
+    )
 
 
 def start_bridge(stack: E2EStack, fake: FakeGenesys) -> Served:
@@ -144,11 +141,14 @@ def consume_until_end(stack: E2EStack) -> str:
 
 def help_texts(stack: E2EStack, fake: FakeGenesys) -> str:
     """``--help`` of the commands involved, run with the secrets in the environment."""
-    env = fake.env()
-    return "".join(
-        (lambda p: p.stdout + p.stderr)(stack.run(*args, **env))
-        for args in (("--help",), ("bridge", "--help"), ("consume", "--help"), ("backfill", "--help"))
-    )
+    texts = []
+    for args in (("--help",), ("bridge", "--help"), ("consume", "--help"), ("backfill", "--help")):
+        done = subprocess.run(
+            stack.command(*args), env=stack.env(**fake.env()), capture_output=True, text=True, timeout=60,
+            check=True,
+        )  # fmt: skip
+        texts.append(done.stdout + done.stderr)
+    return "".join(texts)
 
 
 def check_rows(stack: E2EStack, fake: FakeGenesys, window: tuple[datetime, datetime]) -> None:
@@ -160,7 +160,8 @@ def check_rows(stack: E2EStack, fake: FakeGenesys, window: tuple[datetime, datet
     low, high = window
     for cid, raw in stack.raw_rows().items():
         changed, last = raw["status_changed_at"], raw["last_event_at"]
-        assert changed is not None and last is not None, cid
+        assert changed is not None, cid
+        assert last is not None, cid
         assert low <= changed <= last <= high, (cid, changed, last, window)
     assert stack.dlq_records() == 0
     stack.assert_offsets_at_end()
@@ -180,8 +181,8 @@ def wall_now() -> datetime:
     return datetime.fromtimestamp(time.time()).astimezone()
 
 
-def test_steady_state_bridge_to_postgres_equals_truth(stack: E2EStack) -> None:
-    start = wall_now()
+def test_steady_state_bridge_to_postgres_equals_truth(e2e: E2EStack) -> None:
+    stack, start = e2e, wall_now()
     with FakeGenesys(options(21), speed=10, heartbeat_seconds=0.3, simulated_times=True) as fake:
         bridge = start_bridge(stack, fake)
         fake.start_stream()
@@ -190,15 +191,22 @@ def test_steady_state_bridge_to_postgres_equals_truth(stack: E2EStack) -> None:
         wait_until(lambda: sum(stack.end_offsets().values()) >= fake.sent, 60, 0.1, "every snapshot in Kafka")
         exposition = bridge.metrics()
         assert bridge.proc.terminate() == 0, bridge.proc.tail()
-        assert fake.lost == 0 and fake.sent > 0
-        assert sum(stack.end_offsets().values()) == fake.sent
+        assert fake.lost == 0
+        assert fake.sent > 0
+        # One event per delivered snapshot, plus the start-up gap's backfill (whatever existed by then).
+        backfilled = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in exposition.splitlines()
+            if line.startswith("convstream_bridge_backfilled_conversations_total ")
+        )
+        assert sum(stack.end_offsets().values()) == fake.sent + backfilled
         consumed = consume_until_end(stack)
         check_rows(stack, fake, (start, wall_now()))
         check_secrets(fake, stack, bridge.output(), exposition, consumed, help_texts(stack, fake))
 
 
-def test_faults_bridge_to_postgres_equals_truth_after_gap_backfills(stack: E2EStack) -> None:
-    start = wall_now()
+def test_faults_bridge_to_postgres_equals_truth_after_gap_backfills(e2e: E2EStack) -> None:
+    stack, start = e2e, wall_now()
     with FakeGenesys(options(22), speed=10, heartbeat_seconds=0.3, simulated_times=True) as fake:
         bridge = start_bridge(stack, fake)
         # A live consumer follows the stream (its /metrics scraped); `consume --until-end` finishes it.
@@ -210,14 +218,17 @@ def test_faults_bridge_to_postgres_equals_truth_after_gap_backfills(stack: E2ESt
         wait_until(lambda: fake.lost > lost and bridge.ready(), 60, 0.1, "recovery from the drop")
         fake.socket_closing()
         wait_until(
-            lambda: bridge.value('convstream_bridge_websocket_reconnects_total{reason="socket_closing"}') >= 1,
-            30, 0.1, "socket_closing",
-        )  # fmt: skip
+            lambda: bridge.value(f'{RECONNECTS}{{reason="socket_closing"}}') >= 1, 30, 0.1, "socket_closing"
+        )
         fake.expire_channels()  # reconnect answers 404: a new channel
-        wait_until(lambda: bridge.value("convstream_bridge_channels_created_total") >= 2, 30, 0.1, "channel 2")
+        wait_until(
+            lambda: bridge.value("convstream_bridge_channels_created_total") >= 2, 30, 0.1, "channel 2"
+        )
         fake.inject_429(3, retry_after=0.2)
         fake.revoke_tokens(kill_channels=True)  # 401 on the next call; the channel dies too
-        wait_until(lambda: bridge.value("convstream_bridge_channels_created_total") >= 3, 30, 0.1, "channel 3")
+        wait_until(
+            lambda: bridge.value("convstream_bridge_channels_created_total") >= 3, 30, 0.1, "channel 3"
+        )
         final_gap(bridge, fake)
         assert bridge.value("convstream_bridge_token_refreshes_total") >= 2
         assert bridge.value("convstream_bridge_api_rate_limited_total") == 3

@@ -106,12 +106,16 @@ app.kubernetes.io/part-of: convstream
 {{- get $map . -}}
 {{- end -}}
 
-{{/* Which secret entries a workload gets. */}}
+{{/* Which secret entries a workload gets. The migration (DDL) DSN reaches the migrate hook and rebuild
+     Jobs only, never a long-running pod. */}}
 {{- define "convstream.secretsFor" -}}
 {{- if eq . "migrate" -}}postgresDsn,postgresMigrationDsn
 {{- else if eq . "consumer" -}}postgresDsn,kafkaSaslPassword,kafkaSslKeyPassword,schemaRegistryPassword
 {{- else if eq . "bridge" -}}kafkaSaslPassword,kafkaSslKeyPassword,schemaRegistryPassword,genesysClientSecret,piiHashKey
-{{- else -}}postgresDsn,kafkaSaslPassword,kafkaSslKeyPassword,schemaRegistryPassword,genesysClientSecret,piiHashKey
+{{- else if eq . "replay" -}}postgresDsn,kafkaSaslPassword,kafkaSslKeyPassword
+{{- else if eq . "rebuild" -}}postgresDsn,postgresMigrationDsn,kafkaSaslPassword,kafkaSslKeyPassword,schemaRegistryPassword
+{{- else if eq . "job-genesys" -}}postgresDsn,kafkaSaslPassword,kafkaSslKeyPassword,schemaRegistryPassword,genesysClientSecret,piiHashKey
+{{- else -}}{{ fail (printf "convstream.secretsFor: unknown workload %q" .) }}
 {{- end -}}
 {{- end -}}
 
