@@ -37,7 +37,7 @@ unit: install ## unit tests only (nothing external)
 	$(VENV)/bin/pytest tests/unit -q
 
 test: install devstack-up lint typecheck ## everything CI runs: lint, types, unit, integration, e2e, chaos (bounded)
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/chaos
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/bench tests/chaos
 
 chaos: install devstack-up ## the chaos suite at full length (tests/chaos, CONVSTREAM_CHAOS=full) and its results table
 	CONVSTREAM_CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/chaos
@@ -45,8 +45,8 @@ chaos: install devstack-up ## the chaos suite at full length (tests/chaos, CONVS
 demo: devstack-up ## the main job on the local stack, with a live progress line
 	$(PY) -m consumer.cli demo
 
-bench: devstack-up ## the benchmark harness (bench/)
-	$(PY) -m bench
+bench: devstack-up ## the benchmark harness (bench/; BENCH_ARGS=--quick for the < 2 min run)
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean: ## remove caches (not the downloaded service jars)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -36,7 +36,7 @@ QUICK = sc.Sizes(
     latency_seconds=8,
     latency_rate=5000,
     memory_marks=(10_000,),
-    peer_limit=65_000,
+    peer_limit=20_000,
 )
 FULL = sc.Sizes(
     events=620_000,
@@ -119,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--json-out", type=Path, help="also write the results JSON here")
+    parser.add_argument("--render", type=Path, help="only regenerate BENCHMARKS.md from this results JSON")
     parser.add_argument("--keep", action="store_true", help="keep the topics and databases")
     args = parser.parse_args(argv)
+    if args.render:
+        doc = json.loads(args.render.read_text())
+        print(render_table(doc))
+        (ROOT / "BENCHMARKS.md").write_text(render_markdown(doc, args.render.resolve().relative_to(ROOT)))
+        return 0
     # SIGTERM (and SIGINT, ignored in background jobs) must still run the clean-up in run()'s finally.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     doc = run(args.quick, args.keep)

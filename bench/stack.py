@@ -237,6 +237,12 @@ class Stack:
         with contextlib.suppress(psycopg.Error), self.connect(self.server_dsn) as conn:
             for name in self.databases:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        # Also the topics others created for this run (Quix's changelog__<group>--<topic>--default).
+        with contextlib.suppress(Exception):
+            from confluent_kafka.admin import AdminClient
+
+            listed = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=10).topics
+            self.topics += [t for t in listed if f"bench_{self.stamp}" in t and t not in self.topics]
         if self.topics:
             from consumer.adapters.kafka import KafkaAdmin
             from consumer.settings import KafkaSettings

@@ -7,6 +7,7 @@ it as is and derives microseconds per event for the table.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,12 +28,29 @@ def _script(args: list[str], timeout: float) -> dict[str, Any]:
         return {"error": f"timed out after {timeout:.0f}s"}
     text = proc.stdout
     start = text.find("{")
+    if proc.returncode == 0 and start < 0:
+        return _text_rates(text)
     if proc.returncode != 0 or start < 0:
         return {"error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
     try:
         return dict(json.loads(text[start:]))
     except ValueError:
         return {"raw": text[-2000:]}
+
+
+_RATE = re.compile(r"^(\S.*?)\s+median of \d+: wall [\d.]+ s = *([\d,]+) events/s; cpu [\d.]+ s = *([\d,]+)")
+
+
+def _text_rates(text: str) -> dict[str, Any]:
+    """fold_speed.py prints text lines: ``label  median of N: wall … = R events/s; cpu … = R events/s``."""
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        m = _RATE.match(line)
+        if m:
+            key = re.sub(r"\W+", "_", m.group(1).strip()).strip("_")
+            out[f"{key}_wall_per_s"] = int(m.group(2).replace(",", ""))
+            out[f"{key}_cpu_per_s"] = int(m.group(3).replace(",", ""))
+    return out or {"raw": text[-2000:]}
 
 
 def run_stages(server_dsn: str) -> dict[str, Any]:

@@ -345,12 +345,19 @@ def _decode_event_fast(payload: bytes, reader: AvroSchema, schema_id: int | None
         raise PayloadDecodeError(
             f"{len(payload) - end} trailing bytes after the Avro body", raw=payload, schema_id=schema_id
         )
-    if not event.conversation_id or not event.event_id:
+    if not _valid_id(event.conversation_id) or not _valid_id(event.event_id):
         raise InvalidEventError(
-            "event has an empty conversation_id or event_id", raw=payload, schema_id=schema_id
+            "event has an empty conversation_id or event_id, or one with a NUL character",
+            raw=payload,
+            schema_id=schema_id,
         )
     result: ConversationEvent = event
     return result
+
+
+def _valid_id(value: str) -> bool:
+    """Non-empty and storable: Postgres text cannot hold NUL, so such an id could never be looked up."""
+    return bool(value) and "\x00" not in value
 
 
 def _decode_event_resolving(
@@ -364,9 +371,11 @@ def _decode_event_resolving(
         raise InvalidEventError(
             "event body is neither a snapshot nor a detail event", raw=payload, schema_id=schema_id
         ) from exc
-    if not record["conversation_id"] or not record["event_id"]:
+    if not _valid_id(record["conversation_id"]) or not _valid_id(record["event_id"]):
         raise InvalidEventError(
-            "event has an empty conversation_id or event_id", raw=payload, schema_id=schema_id
+            "event has an empty conversation_id or event_id, or one with a NUL character",
+            raw=payload,
+            schema_id=schema_id,
         )
     record["body"] = builder(body)
     return ConversationEvent(**record)

@@ -139,6 +139,8 @@ def _read_line(text: str, number: int, source_name: str, clock: FileClock, sourc
         message = json.loads(stripped)
     except ValueError as exc:
         return LineBad(source_name, number, f"not valid JSON (truncated?): {exc}")
+    except RecursionError:
+        return LineBad(source_name, number, "JSON nested too deeply to be a Genesys message")
     if not isinstance(message, dict):
         return LineBad(source_name, number, "expected a JSON object")
     explicit: int | None = None

@@ -223,6 +223,16 @@ def normalize_message(message: Mapping[str, Any], *, received_at: int, source: S
         UnknownTopicError: the topic is not one convstream handles.
         NormalizeError: the message is malformed (the message names the field).
     """
+    result = _normalize_any(message, received_at, source)
+    if isinstance(result, Normalized):
+        for event in result.events:
+            # Postgres text cannot hold NUL: such an id could never be stored or even looked up.
+            if "\x00" in event.conversation_id:
+                raise NormalizeError(f"conversation id {event.conversation_id!r} contains a NUL character")
+    return result
+
+
+def _normalize_any(message: Mapping[str, Any], received_at: int, source: Source) -> NormalizeResult:
     if type(message) is dict and "detail-type" not in message:
         fast = _envelope_fast(message, received_at, source)
         if fast is not None:

@@ -1,4 +1,4 @@
-"""Chaos harness: run length, the audit that detects duplicated effects, the fault proxy, the results table.
+"""Chaos harness: run length, the audit that detects duplicated effects, devstack faults, the results table.
 
 Run length: ``CONVSTREAM_CHAOS=bounded`` (default; inside ``make test``, small N and few faults) or
 ``full`` (``make chaos``: the issue's numbers). :func:`pick` chooses between the two.
@@ -17,6 +17,10 @@ What a scenario reports (one :class:`Result` per scenario, printed as a table at
   twice: a stale batch of a fenced zombie that got through), and (b) ``conversation`` writes in a
   transaction that advanced no offset (an effect tied to no batch). Re-folding the same events is
   idempotent, so rows alone cannot reveal a double application; the offset chain can.
+  Not counted, but noted: a partition slice advanced ``X -> X`` inside a transaction that moved another
+  partition forward. That is a batch which carried records below the committed offset (redelivered after
+  a pause/seek) and folded them again; the fold is idempotent and only changed rows are written, so the
+  effect is nil -- reported as "re-folded" in the notes.
 - *DLQ*: records on the dead-letter topic.
 - *recovery*: seconds from the end of the last fault to lag 0 over both topics (Postgres offsets equal
   the end offsets).
@@ -24,25 +28,21 @@ What a scenario reports (one :class:`Result` per scenario, printed as a table at
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
 
 from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, Proc
-from tests.fixtures.services import wait_until
 
 __all__ = [
     "MODE",
     "RESULTS",
     "Audit",
-    "FaultProxy",
     "Result",
     "audit_counts",
     "compare_truth",
@@ -50,11 +50,11 @@ __all__ = [
     "devstack_pid",
     "finish",
     "install_audit",
+    "measure",
     "pick",
     "pid_gone",
     "recover",
     "require_devstack",
-    "supervise",
 ]
 
 MODE = os.environ.get("CONVSTREAM_CHAOS", "bounded").strip().lower() or "bounded"
@@ -151,6 +151,8 @@ class Audit:
     duplicated_ranges: int
     skipped_records: int
     unbatched_writes: int
+    examples: tuple[str, ...] = ()
+    refolded: int = 0
 
     @property
     def duplicated(self) -> int:
@@ -181,9 +183,12 @@ def audit_counts(e2e: E2EStack) -> Audit:
             "SELECT count(*) FROM chaos_row_log r WHERE NOT EXISTS "
             "(SELECT 1 FROM chaos_offset_log o WHERE o.txid = r.txid)"
         ).fetchone()
-    duplicated = skipped = 0
+    duplicated = skipped = refolded = 0
     head: dict[tuple[str, int], int] = {}
     moved: dict[int, bool] = {}  # txid -> did any of its advances move forward
+    examples: list[str] = []
+    refold_examples: list[str] = []
+    seen: dict[int, list[str]] = {}
     for txid, topic, partition, old, new, wrote in advances:
         key = (topic, partition)
         previous = head.get(key, 0)
@@ -192,12 +197,25 @@ def audit_counts(e2e: E2EStack) -> Audit:
             skipped += start - previous
         if start < previous or int(new) < start:  # the chain went back: offsets committed again
             duplicated += 1
+            examples.append(f"tx {txid} {topic}[{partition}] {previous}: {old}->{new}")
         if wrote:
             moved[txid] = moved.get(txid, False) or int(new) > start
+            if old is not None and int(new) == start:
+                refolded += 1
+                refold_examples.append(f"{topic.rsplit('.', 1)[-1]}[{partition}] {old}->{new} tx {txid}")
+        seen.setdefault(txid, []).append(f"{topic.rsplit('.', 1)[-1]}[{partition}] {old}->{new}")
         head[key] = int(new)
+    examples += [f"tx {t} wrote rows, advances {seen[t]}" for t, fwd in moved.items() if not fwd][:5]
     # A transaction that wrote rows while none of its partitions moved forward re-applied old records.
     duplicated += sum(1 for forward in moved.values() if not forward)
-    return Audit(len(advances), duplicated, skipped, int(unbatched[0]) if unbatched else 0)
+    return Audit(
+        len(advances),
+        duplicated,
+        skipped,
+        int(unbatched[0]) if unbatched else 0,
+        tuple(examples[:8]),
+        refolded,
+    )
 
 
 def compare_truth(
@@ -221,6 +239,30 @@ def compare_truth(
     return len(missing) + len(differing) + len(extra), details
 
 
+def measure(
+    e2e: E2EStack,
+    result: Result,
+    truth: Sequence[Mapping[str, Any]],
+    *,
+    ignore: Sequence[str] = DISORDER_IGNORED,
+    allowed_extra: frozenset[str] = frozenset(),
+) -> tuple[Audit, list[str]]:
+    """Fill in the end-of-scenario columns and record the result (before any assertion can fail)."""
+    lost, details = compare_truth(e2e.rows(), truth, ignore, allowed_extra)
+    audit = audit_counts(e2e)
+    result.lost = lost + audit.skipped_records
+    result.duplicated = audit.duplicated
+    result.dlq = e2e.dlq_records()
+    result.events = sum(e2e.end_offsets().values()) + sum(e2e.end_offsets(e2e.queues).values())
+    result.notes.append(f"{audit.advances} advances")
+    if audit.refolded:
+        result.notes.append(f"{audit.refolded} re-folded already-committed partition slices (idempotent)")
+    if os.environ.get("CONVSTREAM_CHAOS_DEBUG"):
+        result.notes.append(f"audit {audit}")
+    RESULTS.append(result)
+    return audit, details
+
+
 def finish(
     e2e: E2EStack,
     result: Result,
@@ -229,17 +271,11 @@ def finish(
     ignore: Sequence[str] = DISORDER_IGNORED,
     allowed_extra: frozenset[str] = frozenset(),
     expected_dlq: int = 0,
+    measured: tuple[Audit, list[str]] | None = None,
 ) -> None:
-    """Fill in the end-of-scenario columns, record the result, then assert: nothing lost, nothing doubled,
-    offsets at the end, the DLQ as expected."""
-    lost, details = compare_truth(e2e.rows(), truth, ignore, allowed_extra)
-    audit = audit_counts(e2e)
-    result.lost = lost + audit.skipped_records
-    result.duplicated = audit.duplicated
-    result.dlq = e2e.dlq_records()
-    result.events = sum(e2e.end_offsets().values()) + sum(e2e.end_offsets(e2e.queues).values())
-    result.notes.append(f"{audit.advances} commits")
-    RESULTS.append(result)
+    """Measure (unless done), then assert: nothing lost, nothing doubled, offsets at the end, the DLQ as
+    expected."""
+    audit, details = measured or measure(e2e, result, truth, ignore=ignore, allowed_extra=allowed_extra)
     assert result.lost == 0, f"{result.scenario}: {result.lost} lost\n" + "\n".join(details)
     assert audit.duplicated == 0, f"{result.scenario}: duplicated effects {audit}"
     e2e.assert_offsets_at_end()
@@ -247,125 +283,10 @@ def finish(
 
 
 def recover(e2e: E2EStack, procs: Sequence[Proc], timeout: float, fault_end: float | None = None) -> float:
-    """Wait for lag 0 (restarting wedged consumers, see :func:`supervise`); seconds since ``fault_end``."""
+    """Wait for lag 0 (failing if one of ``procs`` exits); seconds since ``fault_end`` (default: now)."""
     start = time.monotonic() if fault_end is None else fault_end
     e2e.wait_caught_up(timeout, procs)
     return time.monotonic() - start
-
-
-def supervise(e2e: E2EStack, procs: list[Proc], restart: Any, timeout: float, notes: list[str]) -> float:
-    """Like :func:`recover`, but a consumer that exits on its own with 5 (wedged, SPEC §6.4: Kubernetes
-    restarts it) is restarted, as the pod would be, and noted. Any other exit fails the test."""
-    started = time.monotonic()
-
-    def done() -> bool:
-        for i, proc in enumerate(procs):
-            if not proc.alive():
-                rc = proc.popen.poll()
-                if rc != 5:
-                    pytest.fail(f"{proc.name} exited {rc}\n{proc.tail()}", pytrace=False)
-                notes.append(f"{proc.name} exited 5 (wedged), restarted")
-                procs[i] = restart(i)
-        return e2e.lag() == 0
-
-    wait_until(done, timeout=timeout, interval=0.5, what="lag 0")
-    return time.monotonic() - started
-
-
-# -- fault proxy ---------------------------------------------------------------------------------------
-
-
-class FaultProxy:
-    """A TCP proxy on 127.0.0.1 (own event loop in a thread) with modes:
-
-    - ``pass``: forward both ways;
-    - ``drop``: close every open connection, and close new ones at once (connection reset/refused-like);
-    - ``blackhole``: accept, never forward (bytes are held, sockets stay open: the peer sees silence);
-    - ``delay``: forward every chunk after ``delay_seconds``.
-    """
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.mode = "pass"
-        self.delay_seconds = 0.0
-        self.port = 0
-        self.connections = 0
-        self._loop = asyncio.new_event_loop()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def set(self, mode: str, delay_seconds: float = 0.0) -> None:
-        self.delay_seconds = delay_seconds
-        self.mode = mode
-        if mode == "drop":
-            self._loop.call_soon_threadsafe(self._close_all)
-
-    def _close_all(self) -> None:
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        with contextlib.suppress(Exception):
-            self._loop.run_forever()
-        server.close()
-        self._close_all()
-        for task in asyncio.all_tasks(self._loop):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            self._loop.run_until_complete(asyncio.sleep(0.1))
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        if self.mode == "drop":
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                while self.mode == "blackhole":
-                    await asyncio.sleep(0.05)
-                if self.mode == "delay":
-                    await asyncio.sleep(self.delay_seconds)
-                if self.mode == "drop" or writer.is_closing():
-                    break
-                writer.write(data)
-                await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-
-@contextlib.contextmanager
-def window(result: Result) -> Iterator[None]:
-    """Count one fault for the block."""
-    result.faults += 1
-    yield
 
 
 # -- devstack services ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Scenario 3: network faults between the consumer and its dependencies.
 
-PostgreSQL: the consumer connects through :class:`tests.chaos.harness.FaultProxy` (its DSN points at
+PostgreSQL: the consumer connects through :class:`tests.chaos.fault_proxy.FaultProxy` (its DSN points at
 the proxy port on 127.0.0.1), which in turn drops every connection, blackholes (accepts, never forwards:
 the consumer's in-flight statement sees silence, then the held bytes flow), and delays every chunk.
 Kafka: the broker advertises its own address, so a TCP proxy would only cover the bootstrap; a partition
@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.chaos.fault_proxy import FaultProxy
 from tests.chaos.harness import (
-    FaultProxy,
     Result,
     devstack_pid,
     finish,
@@ -30,10 +31,10 @@ from tests.fixtures.e2e import E2EStack, split_jsonl
 
 pytestmark = pytest.mark.chaos
 
-N = pick(400, 1500)
-DISORDER = {"duplicate_rate": 0.1, "reorder_window": 40}
+N = pick(300, 1500)
+DISORDER: dict[str, Any] = {"duplicate_rate": 0.1, "reorder_window": 40}
 SETTINGS = {"CONVSTREAM_CONSUMER__BATCH_MAX_EVENTS": "50"}
-WINDOW = pick(8.0, 30.0)
+WINDOW = pick(4.0, 30.0)
 MODES = [("drop", 0.0), ("blackhole", 0.0), ("delay", 0.2)]
 
 
@@ -66,7 +67,7 @@ def test_postgres_link_drop_blackhole_delay(e2e: E2EStack) -> None:
 
 def test_broker_paused(e2e: E2EStack) -> None:
     require_devstack(e2e, "kafka")
-    seconds = pick(10.0, 30.0)
+    seconds = pick(6.0, 30.0)
     result = Result(f"3b broker SIGSTOP {seconds:.0f}s")
     sim = e2e.simulate(seed=302, conversations=N, **DISORDER)
     install_audit(e2e)

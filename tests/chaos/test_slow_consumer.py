@@ -3,7 +3,7 @@
 The test holds row locks (``SELECT … FOR UPDATE``) on the ``consumer_offset`` rows of the partitions one
 consumer ("slow") owns, so that consumer's batch blocks inside its write transaction (after folding,
 before commit) while its heartbeat thread keeps running: the group evicts it for exceeding
-``max.poll.interval.ms`` (8 s here) and hands its partitions to the peer, which reads the same stored
+``max.poll.interval.ms`` (6 s here) and hands its partitions to the peer, which reads the same stored
 offsets and folds the same records. When the locks are released both batches race for the same offset
 rows; the fence (``UPDATE … WHERE next_offset = start``) lets exactly one commit each range, the other is
 refused (FencedError) and recovers. The audit log shows whether any range was committed twice.
@@ -22,9 +22,9 @@ from tests.fixtures.e2e import E2EStack, split_jsonl
 
 pytestmark = pytest.mark.chaos
 
-N = pick(400, 1500)
+N = pick(300, 1500)
 ROUNDS = pick(1, 3)
-KAFKA = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "max.poll.interval.ms": "8000"}
+KAFKA = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "max.poll.interval.ms": "6000"}
 
 
 def test_max_poll_interval_exceeded_mid_batch(e2e: E2EStack) -> None:
@@ -38,6 +38,9 @@ def test_max_poll_interval_exceeded_mid_batch(e2e: E2EStack) -> None:
     e2e.bridge(chunks[0], queues=sim.queues)
     e2e.wait_caught_up(120, [slow, peer])
     for chunk in chunks[1:-1]:
+        # The slow one: whichever consumer holds events partitions (cooperative-sticky may give one of
+        # them only queues partitions); its batches of this chunk block on the locked offset rows.
+        slow, peer = sorted([slow, peer], key=lambda c: -sum(p.startswith(e2e.events) for p in c.assigned()))
         owned = sorted(int(p.rsplit("[", 1)[1][:-1]) for p in slow.assigned() if p.startswith(e2e.events))
         assert owned, slow.tail()
         with e2e.connect() as lock, lock.transaction():
@@ -48,7 +51,7 @@ def test_max_poll_interval_exceeded_mid_batch(e2e: E2EStack) -> None:
             )
             result.faults += 1
             e2e.bridge(chunk)
-            time.sleep(15)  # > max.poll.interval.ms + the rebalance: the slow one is evicted mid-batch
+            time.sleep(10)  # > max.poll.interval.ms + the rebalance: the slow one is evicted mid-batch
             assert slow.alive(), slow.tail()
             assert peer.alive(), peer.tail()
         e2e.wait_caught_up(120, [slow, peer])

@@ -268,6 +268,15 @@ def test_empty_conversation_id_is_invalid_event() -> None:
         decode_with_fastavro(payload)
 
 
+def test_conversation_id_with_nul_is_invalid_event() -> None:
+    # Schema-valid, but Postgres text cannot hold NUL: it must be dead-lettered, not stall the partition.
+    payload = encode_event(envelope(DetailEvent(kind="acd.start"), conversation_id="nul\x00id"))
+    with pytest.raises(InvalidEventError, match="NUL"):
+        decode_event(payload, WRITER)
+    with pytest.raises(InvalidEventError):
+        decode_with_fastavro(payload)
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -192,3 +192,18 @@ def test_one_clock_across_files() -> None:
 def test_bom_and_crlf_are_tolerated() -> None:
     outcomes = list(read_lines(["\ufeff" + json.dumps(snapshot()) + "\r\n"], source_name="f"))
     assert isinstance(outcomes[0], LineEvents)
+
+
+def test_deeply_nested_json_is_a_bad_line_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    outcomes = list(read_lines([deep, json.dumps(snapshot())], source_name="hostile.jsonl"))
+    assert isinstance(outcomes[0], LineBad)
+    assert outcomes[0].message.startswith("hostile.jsonl:1: ")
+    assert "nested too deeply" in outcomes[0].message
+    assert isinstance(outcomes[1], LineEvents)
+
+
+def test_conversation_id_with_nul_is_a_bad_line() -> None:
+    outcomes = list(read_lines([json.dumps(snapshot(conv="nul\x00id"))], source_name="nul.jsonl"))
+    assert isinstance(outcomes[0], LineBad)
+    assert "NUL" in outcomes[0].message
