@@ -378,8 +378,8 @@ snapshots = st.builds(
 details = st.builds(DetailEvent, kind=text, queue_id=opt_text, wrapup_duration_ms=opt_int, attributes=attrs)
 events = st.builds(
     ConversationEvent,
-    event_id=text.filter(bool),
-    conversation_id=text.filter(bool),
+    event_id=text.filter(lambda s: bool(s) and "\x00" not in s),
+    conversation_id=text.filter(lambda s: bool(s) and "\x00" not in s),
     event_time=st.integers(min_value=0, max_value=2**62),
     received_at=st.integers(min_value=0, max_value=2**62),
     source=st.sampled_from(["notifications", "eventbridge", "analytics", "simulator", "file"]),

@@ -48,7 +48,7 @@ longs = (
 )
 doubles = st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, math.inf, -math.inf, 5e-324, 4.25])
 maps = st.dictionaries(text, text, max_size=4)
-ids = text.filter(bool)  # decode_event rejects empty event/conversation/queue ids
+ids = text.filter(lambda s: bool(s) and "\x00" not in s)  # decode_event rejects empty or NUL ids
 
 _BY_ANNOTATION: dict[str, st.SearchStrategy[Any]] = {
     "str": text,
