@@ -14,25 +14,14 @@ from typing import Any
 import pytest
 
 from consumer.simulate import SimulationOptions
-from tests.fakes.genesys import FakeGenesys
+from tests.fakes.genesys import FAST_BRIDGE_ENV, FakeGenesys
 from tests.fixtures.e2e import E2EStack
 from tests.fixtures.services import wait_until
 from tests.promtool.helpers import dashboards, prom_queries, render_prom, render_sql, sql_queries
 
 pytestmark = pytest.mark.e2e
 
-BRIDGE_ENV = {
-    "CONVSTREAM_BRIDGE__LINGER_MS": "5",
-    "CONVSTREAM_GENESYS__ALL_QUEUES": "true",
-    "CONVSTREAM_GENESYS__PING_SECONDS": "0.3",
-    "CONVSTREAM_GENESYS__HEARTBEAT_TIMEOUT_SECONDS": "1.5",
-    "CONVSTREAM_GENESYS__RECONNECT_INITIAL_SECONDS": "0.05",
-    "CONVSTREAM_GENESYS__RECONNECT_MAX_SECONDS": "0.3",
-    "CONVSTREAM_GENESYS__RETRY_INITIAL_SECONDS": "0.05",
-    "CONVSTREAM_GENESYS__BACKFILL__DELAY_SECONDS": "0.1",
-    "CONVSTREAM_GENESYS__BACKFILL__MARGIN_SECONDS": "1",
-    "CONVSTREAM_GENESYS__BACKFILL__STARTUP_LOOKBACK_SECONDS": "5",
-}
+BRIDGE_ENV = FAST_BRIDGE_ENV
 
 
 def scraped_port(low: int, high: int) -> int:

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from consumer.simulate import SimulationOptions
-from tests.fakes.genesys import CLIENT_SECRET, FakeGenesys
+from tests.fakes.genesys import CLIENT_SECRET, FAST_BRIDGE_ENV, FakeGenesys
 from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match
 from tests.fixtures.services import wait_until
 
@@ -51,19 +51,7 @@ pytestmark = pytest.mark.e2e
 RECEIVE_TIME_KEYS = ("status_changed_at", "last_event_at")
 RECONNECTS = "convstream_bridge_websocket_reconnects_total"
 
-GENESYS_ENV = {
-    "CONVSTREAM_BRIDGE__LINGER_MS": "5",
-    "CONVSTREAM_OBSERVABILITY__LOG_LEVEL": "INFO",
-    "CONVSTREAM_GENESYS__ALL_QUEUES": "true",
-    "CONVSTREAM_GENESYS__PING_SECONDS": "0.3",
-    "CONVSTREAM_GENESYS__HEARTBEAT_TIMEOUT_SECONDS": "1.5",
-    "CONVSTREAM_GENESYS__RECONNECT_INITIAL_SECONDS": "0.05",
-    "CONVSTREAM_GENESYS__RECONNECT_MAX_SECONDS": "0.3",
-    "CONVSTREAM_GENESYS__RETRY_INITIAL_SECONDS": "0.05",
-    "CONVSTREAM_GENESYS__BACKFILL__DELAY_SECONDS": "0.1",
-    "CONVSTREAM_GENESYS__BACKFILL__MARGIN_SECONDS": "1",
-    "CONVSTREAM_GENESYS__BACKFILL__STARTUP_LOOKBACK_SECONDS": "5",
-}
+GENESYS_ENV = {**FAST_BRIDGE_ENV, "CONVSTREAM_OBSERVABILITY__LOG_LEVEL": "INFO"}
 
 
 def free_port() -> int:

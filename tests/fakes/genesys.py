@@ -39,11 +39,26 @@ from consumer.simulate import Simulation, SimulationOptions
 from tests.fakes.genesys_api import Api, Response
 from tests.fakes.genesys_records import record_bounds, snapshot_record
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "FakeGenesys"]
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "FAST_BRIDGE_ENV", "FakeGenesys"]
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret-7f3a9c"
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+#: Bridge settings scaled down for tests against this fake: fast pings, heartbeat timeouts, reconnects and
+#: backfills, so drops and gaps play out in seconds.
+FAST_BRIDGE_ENV: dict[str, str] = {
+    "CONVSTREAM_BRIDGE__LINGER_MS": "5",
+    "CONVSTREAM_GENESYS__ALL_QUEUES": "true",
+    "CONVSTREAM_GENESYS__PING_SECONDS": "0.3",
+    "CONVSTREAM_GENESYS__HEARTBEAT_TIMEOUT_SECONDS": "1.5",
+    "CONVSTREAM_GENESYS__RECONNECT_INITIAL_SECONDS": "0.05",
+    "CONVSTREAM_GENESYS__RECONNECT_MAX_SECONDS": "0.3",
+    "CONVSTREAM_GENESYS__RETRY_INITIAL_SECONDS": "0.05",
+    "CONVSTREAM_GENESYS__BACKFILL__DELAY_SECONDS": "0.1",
+    "CONVSTREAM_GENESYS__BACKFILL__MARGIN_SECONDS": "1",
+    "CONVSTREAM_GENESYS__BACKFILL__STARTUP_LOOKBACK_SECONDS": "5",
+}
 
 
 def now_ms() -> int:

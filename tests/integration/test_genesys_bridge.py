@@ -22,7 +22,7 @@ from consumer.domain.fold import fold
 from consumer.domain.row import derive_row
 from consumer.settings import KafkaSettings
 from consumer.simulate import SimulationOptions
-from tests.fakes.genesys import CLIENT_SECRET, FakeGenesys
+from tests.fakes.genesys import CLIENT_SECRET, FAST_BRIDGE_ENV, FakeGenesys
 from tests.fixtures.services import wait_until
 from tests.integration.test_bridge_kafka import decode_all, read_all
 
@@ -97,18 +97,9 @@ def bridge_env(kafka_bootstrap: str, registry_url: str, unique_name: Any) -> Ite
         "CONVSTREAM_TOPICS__QUEUES": f"{base}.queues",
         "CONVSTREAM_TOPICS__DLQ": f"{base}.dlq",
         "CONVSTREAM_TOPICS__PARTITIONS": "3",
-        "CONVSTREAM_BRIDGE__LINGER_MS": "5",
         "CONVSTREAM_OBSERVABILITY__LOG_FORMAT": "json",
         "CONVSTREAM_OBSERVABILITY__LOG_LEVEL": "INFO",
-        "CONVSTREAM_GENESYS__ALL_QUEUES": "true",
-        "CONVSTREAM_GENESYS__PING_SECONDS": "0.3",
-        "CONVSTREAM_GENESYS__HEARTBEAT_TIMEOUT_SECONDS": "1.5",
-        "CONVSTREAM_GENESYS__RECONNECT_INITIAL_SECONDS": "0.05",
-        "CONVSTREAM_GENESYS__RECONNECT_MAX_SECONDS": "0.3",
-        "CONVSTREAM_GENESYS__RETRY_INITIAL_SECONDS": "0.05",
-        "CONVSTREAM_GENESYS__BACKFILL__DELAY_SECONDS": "0.1",
-        "CONVSTREAM_GENESYS__BACKFILL__MARGIN_SECONDS": "1",
-        "CONVSTREAM_GENESYS__BACKFILL__STARTUP_LOOKBACK_SECONDS": "5",
+        **FAST_BRIDGE_ENV,
     }
     yield env
     KafkaAdmin(KafkaSettings(bootstrap_servers=kafka_bootstrap)).delete_topics(

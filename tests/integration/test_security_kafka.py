@@ -120,6 +120,7 @@ def test_wrong_sasl_password_fails_the_consumer_clearly(new_topic: Callable[...,
         sasl_settings(password="not-the-password"), ConsumerSettings(), group_id=make_unique_name("sec")
     )
     consumer.subscribe([new_topic(prefix="sasl")], _Listener())
+
     def poll_until_error() -> None:
         for _ in range(200):
             consumer.poll_batch(10, 1 << 20, 250)
@@ -161,5 +162,3 @@ def test_mtls_without_a_client_certificate_is_refused() -> None:
 
     with pytest.raises(BrokerUnavailableError):
         KafkaAdmin(mtls_settings(with_client_cert=False), timeout_seconds=3).ping()
-
-
