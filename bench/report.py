@@ -50,6 +50,7 @@ def evaluate(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         gap = value / goal if higher else goal / value if value else float("inf")
         rows.append((target, fmt.format(value), "met" if met else "NOT met", f"{gap:.2f}× of target"))
 
+    add("simulator → Kafka ≥ 20,000 events/s (bridge pre-load)", h["bridge"], 20_000, "{:,.0f} events/s")
     add("end-to-end ≥ 20,000 events/s (1 process)", e2e, 20_000, "{:,.0f} events/s")
     add("≥ 10× naive", _ratio(e2e, naive), 10, "{:.1f}×")
     add("≥ 60 % of decode-only ceiling", _ratio(e2e, ceil), 0.60, "{:.0%}")
@@ -125,7 +126,7 @@ def _scenario_rows(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     )
     return [
         (
-            "1 bridge pre-load (simulate→normalize→Avro→Kafka)",
+            "1 bridge pre-load (simulate→normalize→Avro→Kafka, 2 workers)",
             _fmt(h["bridge"], " ev/s"),
             f"{r.get('bridge', {}).get('events', '?')} events{err('bridge')}",
         ),
@@ -299,8 +300,9 @@ def render_markdown(doc: dict[str, Any], results_path: Path) -> str:
 
 METHOD = [
     "- All scenarios use the simulator's default event mix (`convstream bridge --source simulator "
-    "--events N`, seed 1, ≈6 snapshot events per conversation), pre-loaded once into a fresh "
-    "12-partition topic.",
+    "--events N --workers 2` with `CONVSTREAM_BRIDGE__LINGER_MS=200`, seed 1: two independent shards of "
+    "the contact center, ≈6 snapshot events per conversation), pre-loaded once into a fresh 12-partition "
+    "topic. Its wall rate, start-up of the two worker processes included, is the simulator → Kafka figure.",
     "- Rates of subprocess consumers (`convstream consume --until-end`) are events / (exit time − first "
     "`partitions assigned` log line): start-up (imports, connections, group join) excluded; the rate "
     "including start-up is in the JSON. The ceiling and naive timers start at the first record.",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from consumer.adapters.kafka_consumer import TP
 from consumer.errors import TransientError
 from consumer.partitions import Partitions
+from consumer.pipeline_offsets import StoredOffsets
 
 __all__ = ["EndWatch"]
 
@@ -15,19 +16,21 @@ class EndWatch:
     """Whether every partition's committed offset reached the end offset captured at start.
 
     Partitions this process owns are checked from its own commits; partitions another group member owns
-    are checked from the offsets stored in Postgres, at most once a second.
+    are checked from the offsets stored in Postgres, at most once a second. A stored offset beyond the log
+    end is not progress but a stale one of a recreated topic (:mod:`consumer.pipeline_offsets`): it does
+    not count until its owner rewound it, nor does an owned partition whose log end is not checked yet.
     """
 
     def __init__(
         self,
         end_offsets: Mapping[TP, int],
         parts: Partitions,
-        stored_offsets: Callable[[set[str]], dict[TP, int]],
+        offsets: StoredOffsets,
         clock: Callable[[], float],
     ) -> None:
         self.end_offsets = end_offsets
         self._parts = parts
-        self._stored_offsets = stored_offsets
+        self._offsets = offsets
         self._clock = clock
         self._remote: dict[TP, int] = {}
         self._next_remote_check = 0.0
@@ -38,6 +41,8 @@ class EndWatch:
         for tp, end in self.end_offsets.items():
             state = self._parts.owned.get(tp)
             committed = state.committed if state is not None else self._remote.get(tp)
+            if state is not None and tp in self._offsets.unchecked:
+                return False
             if end > 0 and (committed is None or committed < end):
                 if state is not None:
                     return False
@@ -48,7 +53,13 @@ class EndWatch:
         if now >= self._next_remote_check:  # partitions another member owns: ask Postgres
             self._next_remote_check = now + 1.0
             try:
-                self._remote.update(self._stored_offsets({t for t, _ in missing}))
+                stored = self._offsets.read({t for t, _ in missing})
             except TransientError:
                 return False
+            self._remote.update(stored)
+            # Only a would-be "done" costs a watermark query; the log end is read after the stored offset,
+            # so a legitimate stored offset is never beyond it.
+            done = {tp: stored[tp] for tp in missing if stored.get(tp, -1) >= self.end_offsets[tp]}
+            for tp in self._offsets.stale(done):
+                del self._remote[tp]
         return all(self._remote.get(tp, -1) >= self.end_offsets[tp] for tp in missing)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Protocol
 
 import orjson
@@ -17,6 +17,7 @@ import orjson
 from consumer.bridge import BadLine, BridgeItem, Skipped
 from consumer.codec.avro import QueueRecord
 from consumer.errors import NormalizeError, UnknownTopicError
+from consumer.genesys.entries import ParticipantEntry
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineIgnored, LineUnknownTopic, read_lines
 from consumer.genesys.normalize import Ignored, normalize_message
 
@@ -45,6 +46,11 @@ class SimulatedMessage(Protocol):
     @property
     def received_at(self) -> int:
         """When the bridge "received" it (epoch ms)."""
+        ...
+
+    @property
+    def participants(self) -> Sequence[ParticipantEntry] | None:
+        """The normalized entries of a snapshot's participants when the simulator kept them, else None."""
         ...
 
 
@@ -108,7 +114,9 @@ def simulator_items(messages: Iterable[SimulatedMessage]) -> Iterator[BridgeItem
     """Bridge items of simulator output (``source="simulator"``); position = message number from 1."""
     for number, sim in enumerate(messages, start=1):
         try:
-            result = normalize_message(sim.message, received_at=sim.received_at, source="simulator")
+            result = normalize_message(
+                sim.message, received_at=sim.received_at, source="simulator", participants=sim.participants
+            )
         except UnknownTopicError as exc:
             yield Skipped("unknown_topic", exc.topic_name)
             continue

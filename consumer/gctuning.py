@@ -1,8 +1,10 @@
-"""Garbage-collector settings for batch work (the consumer loop, the offline fold).
+"""Garbage-collector settings for batch work (the consumer loop, the offline fold, the bridge).
 
 A batch allocates ~10^6 short-lived, acyclic objects (events, states) that reference counting frees on
 its own; CPython's default gen-0 threshold (700) re-scans every live batch object many times per batch.
-Measured: decode and state serialization 1.6-3x slower, the fold ~25 % slower (``scripts/fold_speed.py``).
+Measured: decode and state serialization 1.6-3x slower, the fold ~25 % slower (``scripts/fold_speed.py``);
+the simulator 2.3x and normalization 1.7x slower (``scripts/bridge_speed.py``), the simulator's live model
+of every open conversation being re-scanned too.
 Objects alive at start-up (modules, schemas, generated codecs) are frozen out of the scans.
 """
 

@@ -42,6 +42,11 @@ class Partitions:
 
     def __init__(self) -> None:
         self.owned: dict[TP, PartitionState] = {}
+        # Partitions that delivered records behind the fence since :meth:`take_behind`. Usually stale
+        # deliveries around a seek; but also what a topic recreated under a running consumer looks like
+        # (the client restarts the out-of-range position at the new log start), so the pipeline has their
+        # log end checked (consumer.pipeline_offsets).
+        self._behind: set[TP] = set()
 
     def assign(self, tps: Iterable[TP], stored: Mapping[TP, int]) -> None:
         """Own ``tps``, starting from the Postgres offsets in ``stored`` (absent: unknown)."""
@@ -72,8 +77,14 @@ class Partitions:
         owned = self.owned
         out = [r for r in records if r.tp in owned]
         if any(r.offset < (owned[r.tp].committed or 0) for r in out):
+            self._behind.update(r.tp for r in out if r.offset < (owned[r.tp].committed or 0))
             out = [r for r in out if r.offset >= (owned[r.tp].committed or 0)]
         return out
+
+    def take_behind(self) -> set[TP]:
+        """The partitions that delivered records behind the fence since the last call."""
+        behind, self._behind = self._behind, set()
+        return behind
 
     def seen(self, records: Sequence[Record]) -> None:
         """Note the oldest pending timestamp and the end offset implied by fetched records."""

@@ -17,10 +17,10 @@ Delivery contract of one batch (:meth:`Pipeline._run_batch`, steps in code order
    directory name), changed rows (directory queue names resolved in SQL, under per-queue advisory locks),
    error marks and each partition's offset moved with the fenced conditional update. A failed fence
    (:class:`FencedError`) rolls it all back: the batch is dropped, the partitions are sought back to the
-   offsets stored in Postgres, nothing is written. If Postgres rejects values of some conversations or
-   queues (a non-transient :class:`StoreError`), those are isolated by splitting, their records of this
-   batch dead-lettered (acknowledged first) with an error mark, and the rest is written with the offsets
-   (:func:`consumer.pipeline_isolate.write_isolating`).
+   offsets stored in Postgres (checked against the log end, see below), nothing is written. If Postgres
+   rejects values of some conversations or queues (a non-transient :class:`StoreError`), those are
+   isolated by splitting, their records of this batch dead-lettered (acknowledged first) with an error
+   mark, and the rest is written with the offsets (:func:`consumer.pipeline_isolate.write_isolating`).
 6. After the commit, mirror the same offsets to Kafka with an asynchronous commit (lag tools, KEDA).
 7. Record the metrics.
 
@@ -30,8 +30,11 @@ so the group membership stays alive, then resume: never dead-lettered, never ski
 the retries abandons the revoked partitions' records (the fence would refuse them anyway).
 
 On assignment, partitions start at the offsets stored in Postgres (else Kafka's committed offset, then
-``auto.offset.reset``). The wedge watchdog raises :class:`WedgedError` (exit 5) when no poll succeeded,
-or no batch committed while lag > 0, for ``wedge_timeout_seconds``; ``/livez`` turns 503 first.
+``auto.offset.reset``). There, after a fence, after a replay, and when a partition delivers records behind
+its stored offset, a stored offset beyond the partition's log end (the topic was recreated) is rewritten
+to the log start, fenced, and counted (:mod:`consumer.pipeline_offsets`): seeking to it would skip every
+new record up to the old offset. The wedge watchdog raises :class:`WedgedError` (exit 5) when no poll
+succeeded, or no batch committed while lag > 0, for ``wedge_timeout_seconds``; ``/livez`` turns 503 first.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.partitions import Partitions
 from consumer.pipeline_isolate import write_isolating
+from consumer.pipeline_offsets import StoredOffsets
 from consumer.pipeline_support import (
     BatchOutcome,
     PipelineConfig,
@@ -123,6 +127,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._stop_deadline = float("inf")
         self._watchdog = Watchdog(config, self._parts, source, observe, clocks)
+        self._offsets = StoredOffsets(config.group_id, (source, sink.store), observe, self._clock)
         self.totals = Totals()
 
     # -- control -----------------------------------------------------------------------------------
@@ -146,9 +151,7 @@ class Pipeline:
             ConvstreamError: a non-transient failure (bad SQL, fatal Kafka error, …).
         """
         watch = (
-            None
-            if end_offsets is None
-            else EndWatch(end_offsets, self._parts, self._stored_offsets, self._clock)
+            None if end_offsets is None else EndWatch(end_offsets, self._parts, self._offsets, self._clock)
         )
         self._source.subscribe([self.config.events_topic, self.config.queues_topic], self)
         try:
@@ -164,6 +167,8 @@ class Pipeline:
     def _tick(self) -> None:
         if self._replay_pending or (self._replay_changed is not None and self._replay_changed()):
             self._obey_replay()
+        elif self._offsets.recheck(self._parts.owned, self._parts.take_behind()):  # rewound: seek there
+            self._obey_replay("sought to the rewound offsets")
         records = self._poll()
         eof_moves = self._parts.eof_advances()
         if records or eof_moves:
@@ -321,7 +326,7 @@ class Pipeline:
         """Seek the fenced batch's partitions back to the offsets stored in Postgres; drop the batch."""
         tps = sorted({r.tp for r in self._inflight} | {tp for tp, s in self._parts.owned.items() if s.eof})
         tps = [tp for tp in tps if tp in self._parts.owned]
-        stored = self._stored_offsets({t for t, _ in tps})
+        stored = self._offsets.start_offsets(tps)
         for tp in tps:
             offset = stored.get(tp)
             if offset is not None:
@@ -336,8 +341,9 @@ class Pipeline:
         self._carry = [r for r in self._carry if r.tp not in dropped]
         self._inflight = []
 
-    def _obey_replay(self) -> None:
-        """A replay rewrote the stored offsets: drop what was fetched, seek every owned partition there.
+    def _obey_replay(self, what: str = "sought to the replayed offsets") -> None:
+        """A replay rewrote the stored offsets (or a late log end check rewound some): drop what was
+        fetched, seek every owned partition there.
 
         Runs between batches (nothing in flight); a batch that was in flight when the replay committed
         already failed its fence and sought back (:meth:`_recover_fence`).
@@ -345,7 +351,7 @@ class Pipeline:
         self._replay_pending = True  # until done: a transient failure retries at the next tick
         tps = sorted(self._parts.owned)
         try:
-            stored = self._stored_offsets({t for t, _ in tps})
+            stored = self._offsets.start_offsets(tps)
         except TransientError as exc:
             log.warning("stored offsets unavailable after a replay", extra={"error": str(exc)})
             return
@@ -361,26 +367,18 @@ class Pipeline:
                 self._parts.reset(tp, stored[tp])
         self._carry = []
         moved = [tp for tp in tps if tp in stored]
-        log.info("sought to the replayed offsets", extra={"partitions": _names(moved)})
-
-    def _stored_offsets(self, topics: set[str]) -> dict[TP, int]:
-        out: dict[TP, int] = {}
-        for topic in sorted(topics):
-            for partition, offset in self._store.stored_offsets(self.config.group_id, topic).items():
-                out[(topic, partition)] = offset
-        self._health.store_ok()
-        return out
+        log.info(what, extra={"partitions": _names(moved)})
 
     # -- rebalance listener ------------------------------------------------------------------------
 
     def on_assign(self, partitions: Sequence[TP]) -> Mapping[TP, int]:
-        """Start new partitions at the offsets stored in Postgres (fallback: Kafka, then the reset)."""
+        """Start new partitions at their stored offsets, checked against the log end (else Kafka's)."""
         self._health.joined = True
         if not partitions:
             return {}
         self._metrics.rebalances.inc()
         try:
-            stored = self._stored_offsets({t for t, _ in partitions})
+            stored = self._offsets.start_offsets(partitions)
         except TransientError as exc:
             # The fence still protects: a batch from the wrong offset fails it and seeks back.
             log.warning("stored offsets unavailable at assignment", extra={"error": str(exc)})

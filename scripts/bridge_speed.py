@@ -32,6 +32,7 @@ from consumer.bridge_sources import simulator_items
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
+from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.normalize import Normalized, normalize_message
 from consumer.settings import TopicSettings, load_settings
 
@@ -71,11 +72,11 @@ def synthetic(count: int) -> Iterator[_Msg]:
 def source(kind: str, count: int) -> Iterator[Any]:
     if kind == "synthetic":
         return synthetic(count)
-    from consumer.simulate import SimulationOptions, simulate
+    from consumer.simulate import Simulation, SimulationOptions
 
     # Snapshot-heavy default mix, some detail events: the shape the consumer benchmarks read.
     options = SimulationOptions(seed=1, events=count, agents=200, arrival_rate=2.0, detail_events=0.2)
-    return itertools.islice(simulate(options), count)
+    return itertools.islice(Simulation(options, keep_entries=True), count)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -101,6 +102,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     settings = load_settings()
+    tune_gc_for_batches()  # as `convstream bridge` does
     result: dict[str, Any] = {"source": args.source}
 
     start = _start()

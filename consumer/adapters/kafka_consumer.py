@@ -28,6 +28,7 @@ from typing import Any, Final, Protocol
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.adapters.kafka import AUTH_CODES, auth_failure, is_unavailable
+from consumer.adapters.kafka_watermarks import query_watermarks
 from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError
 from consumer.settings import ConsumerSettings, KafkaSettings
 
@@ -46,6 +47,8 @@ TP = tuple[str, int]
 
 #: The largest ``num_messages`` one ``consume()`` call asks for (bounds the byte overshoot of a batch).
 _CONSUME_CHUNK: Final = 2000
+#: Bound of each request of :meth:`KafkaConsumerAdapter.watermarks` (it may run in a rebalance callback).
+_WATERMARK_TIMEOUT_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +363,11 @@ class KafkaConsumerAdapter:
         except KafkaException:
             return None
         return None if high is None or high < 0 else int(high)
+
+    def watermarks(self, partitions: Sequence[TP]) -> dict[TP, tuple[int, int]]:
+        """``(log start, log end)`` of each partition, asked from the leaders now (the cached
+        :meth:`high_watermark` is unknown before a fetch); see :func:`query_watermarks` for the errors."""
+        return query_watermarks(self._client(), partitions, _WATERMARK_TIMEOUT_SECONDS)
 
     def _call(self, action: str, call: Callable[[Consumer], Any]) -> None:
         try:

@@ -208,6 +208,18 @@ class PostgresStore:
             rows = conn.execute(self._sql.stored_offsets, (group_id, topic)).fetchall()
         return {int(partition): int(offset) for partition, offset in rows}
 
+    def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool:
+        """Set the partition's stored offset to ``offset`` only if it still is ``expected``.
+
+        For a stored offset beyond the log end (a recreated topic): rewinding is not a batch, so it does not
+        go through :meth:`write_batch`, but it is fenced the same way. Returns False (nothing written) when
+        the stored offset is not ``expected`` any more, or there is no row.
+        """
+        params = {"group": group_id, "topic": topic, "partition": partition, "expected": expected}
+        with self._connection("reset offset") as conn:
+            cur = conn.execute(self._sql.reset_offset, {**params, "offset": offset})
+            return cur.rowcount == 1
+
     def queue_names(self, ids: Sequence[str]) -> dict[str, str]:
         """Directory names of these queues (queues without a known name are absent)."""
         if not ids:

@@ -149,6 +149,7 @@ class Statements:
     refresh_queue_names: Query
     advance_offset: Query
     stored_offsets: Query
+    reset_offset: Query
     lock_queues: Query
     lock_queue_ids: Query
     upsert_queues: Query
@@ -213,6 +214,12 @@ def build_statements(table_name: str) -> Statements:
         ),
         stored_offsets=sql.SQL(
             "SELECT partition, next_offset FROM consumer_offset WHERE group_id = %s AND topic = %s"
+        ),
+        # Fenced on the value read before deciding to rewind: an owner that moved it since keeps its move.
+        reset_offset=sql.SQL(
+            "UPDATE consumer_offset SET next_offset = %(offset)s, updated_at = now() "
+            "WHERE group_id = %(group)s AND topic = %(topic)s AND partition = %(partition)s "
+            "AND next_offset = %(expected)s"
         ),
         # One statement, keys in ascending order (so two transactions never wait on each other in a
         # cycle); exclusive where the id is flagged, shared otherwise. A key's modes are merged (bool_or).

@@ -14,7 +14,9 @@ Steps:
    factor, the queues topic compacted.
 3. Register the current schemas under ``<topic>-value`` and keep their ids for framing.
 4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.Bridge`);
-   SIGTERM/SIGINT stop the reading, and whatever was produced is flushed before exit.
+   SIGTERM/SIGINT stop the reading, and whatever was produced is flushed before exit. With
+   ``--source simulator --workers N`` (N > 1), N processes each publish one shard of the simulation
+   (:mod:`consumer.bridge_workers`) and the summary merges theirs.
 5. Print the summary line; exit 0, or 2 when bad lines were reported. Unacknowledged deliveries exit 1
    (4 when Kafka was unreachable).
 """
@@ -38,16 +40,18 @@ from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.bridge import Bridge, BridgeItem
 from consumer.bridge_sources import file_items, queue_records, simulator_items
+from consumer.bridge_workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
 from consumer.errors import ConfigError
+from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
 from consumer.observability.bridge_metrics import BridgeCollector, BridgeHealth, bridge_metrics_port
 from consumer.observability.health import HealthServer
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
-from consumer.simulate import Simulation
+from consumer.simulate import Simulation, SimulationOptions
 
 __all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -126,6 +130,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between progress lines on stderr (0: none; default 5)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--source simulator only: publish from N processes, each simulating 1/N of the contact center "
+        "(an independent shard with its own seed, agents and queues; see consumer/bridge_workers.py); "
+        "N > 1 uses N cores (default 1)",
+    )
     _add_simulator_arguments(parser)
 
 
@@ -161,10 +174,14 @@ def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def _simulation(args: argparse.Namespace) -> Simulation:
-    """The simulation the ``sim_*`` flags describe (``ValueError`` on a bad value)."""
+def _simulation_options(args: argparse.Namespace) -> SimulationOptions:
+    """The simulation options the ``sim_*`` flags describe (``ValueError`` on a bad value)."""
     values = {k[len(_SIM_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(_SIM_PREFIX)}
-    return Simulation(simulate_command.options_from_args(argparse.Namespace(**values)))
+    options = simulate_command.options_from_args(argparse.Namespace(**values))
+    if args.workers > 1:
+        for index in range(args.workers):
+            shard_options(options, index, args.workers)  # raises ValueError for too small a run
+    return options
 
 
 def _source(args: argparse.Namespace, settings: Settings) -> str:
@@ -181,6 +198,10 @@ def _items(args: argparse.Namespace, simulation: Simulation | None) -> Iterator[
     return file_items(args.files)
 
 
+def _report(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _usage(message: str) -> int:
     print(f"convstream bridge: error: {message}", file=sys.stderr)
     return _EXIT_USAGE
@@ -193,6 +214,8 @@ def _check_usage(args: argparse.Namespace, source: str) -> str | None:
         return "--source file needs at least one FILE ('-' reads stdin)"
     if source == "simulator" and args.files:
         return "FILE arguments are only for --source file"
+    if args.workers < 1 or (args.workers > 1 and source != "simulator"):
+        return "--workers N must be >= 1, and more than 1 only with --source simulator"
     for path in [*(p for p in args.files if p != "-"), *([args.queues] if args.queues else [])]:
         try:
             with open(path, "rb"):
@@ -288,7 +311,7 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         return _usage(problem)
     try:
-        simulation = _simulation(args) if source == "simulator" else None
+        options = _simulation_options(args) if source == "simulator" else None
     except ValueError as exc:
         return _usage(str(exc))
     admin = KafkaAdmin(settings.kafka, timeout_seconds=_admin_timeout(settings))
@@ -298,6 +321,13 @@ def run(args: argparse.Namespace) -> int:
         admin.ensure_topics(settings.topics)
     # Step 3. Schemas.
     event_schema_id, queue_schema_id = _schema_ids(settings)
+    if options is not None and args.workers > 1:
+        job = WorkerJob(options, args.workers, event_schema_id, queue_schema_id, args.queues)
+        stop = threading.Event()
+        with _stop_on_signals(stop):
+            return run_workers(job, stop, progress_seconds=args.progress_seconds, report=_report)
+    # Entries kept: the bridge normalizes each participant version once, as it changes (faster).
+    simulation = Simulation(options, keep_entries=True) if options is not None else None
     # Step 4. Publish.
     producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
     bridge = Bridge(
@@ -309,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
     )
     registry = CollectorRegistry()
     BridgeCollector(bridge, source).register(registry)
+    tune_gc_for_batches()  # the simulator's live model and each snapshot's objects: see gctuning
     if source == "genesys":
         with _stop_on_signals(bridge.stop_event):
             return run_genesys_bridge(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import orjson
@@ -38,12 +38,15 @@ from consumer.genesys.snapshots import snapshot_observed_time
 from consumer.genesys.times import parse_time
 
 __all__ = [
+    "CANONICAL_OPTIONS",
     "PARTICIPANT_CACHE_SIZE",
     "Irregular",
+    "ParticipantEntry",
     "detail_event_fast",
     "generic_snapshot_fast",
     "generic_snapshot_observed_fast",
     "new_event",
+    "participant_from_dict",
 ]
 
 
@@ -179,21 +182,21 @@ def _acw_end(value: Any) -> int | None:
 
 # Why iterate the keys present instead of probing every field: a Genesys object carries a third of the
 # fields the domain knows, so this reads each present value once and skips the absent ones for free.
-#: Communication JSON key -> ((slot in the Communication positional arguments, reader), …).
-_COMMUNICATION_SLOTS: Final[dict[str, tuple[tuple[int, Callable[[Any], Any]], ...]]] = {
-    "state": ((2, _lower),),
-    "initialState": ((3, _lower),),
-    "held": ((4, _flag),),
-    "confined": ((5, _flag),),
-    "direction": ((6, _lower),),
-    "disconnectType": ((7, _disconnect_type),),
-    "connectedTime": ((8, _time),),
-    "disconnectedTime": ((9, _time),),
-    "startHoldTime": ((10, _time),),
-    "parkTime": ((11, _time),),
-    "resumeTime": ((12, _time),),
-    "callbackScheduledTime": ((13, _time),),
-    "afterCallWork": ((14, _acw_state), (15, _acw_start), (16, _acw_end)),
+#: Communication JSON key -> (slot in the Communication positional arguments, reader); ``afterCallWork``
+#: fills three slots and is read apart.
+_COMMUNICATION_SLOTS: Final[dict[str, tuple[int, Callable[[Any], Any]]]] = {
+    "state": (2, _lower),
+    "initialState": (3, _lower),
+    "held": (4, _flag),
+    "confined": (5, _flag),
+    "direction": (6, _lower),
+    "disconnectType": (7, _disconnect_type),
+    "connectedTime": (8, _time),
+    "disconnectedTime": (9, _time),
+    "startHoldTime": (10, _time),
+    "parkTime": (11, _time),
+    "resumeTime": (12, _time),
+    "callbackScheduledTime": (13, _time),
 }
 _COMMUNICATION_SIZE: Final = 17
 
@@ -207,12 +210,15 @@ def _communication(c: Any, media_type: str) -> Communication:
     values: list[Any] = [None] * _COMMUNICATION_SIZE
     values[0] = comm_id
     values[1] = media_type
-    slots_of = _COMMUNICATION_SLOTS.get
+    slot_of = _COMMUNICATION_SLOTS.get
     for key, value in c.items():
-        slots = slots_of(key)
-        if slots is not None and value is not None:
-            for index, read in slots:
-                values[index] = read(value)
+        if value is None:
+            continue
+        slot = slot_of(key)
+        if slot is not None:
+            values[slot[0]] = slot[1](value)
+        elif key == "afterCallWork":
+            values[14], values[15], values[16] = _acw_state(value), _acw_start(value), _acw_end(value)
     return _new_communication(*values)  # type: ignore[no-any-return]
 
 
@@ -274,7 +280,7 @@ def _media_array(
     return found
 
 
-def _participant(p: Any) -> Participant:
+def participant_from_dict(p: Any) -> Participant:
     if type(p) is not dict:
         raise Irregular
     get = p.get
@@ -344,20 +350,20 @@ FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
 
 #: A cached participant: the Participant, its latest observed time (SPEC §3), and its canonical JSON
 #: (sorted keys) when that is provably ``json``'s too (no float, no ``null``), else None.
-_Entry = tuple[Participant, int | None, bytes | None]
+ParticipantEntry = tuple[Participant, int | None, bytes | None]
 #: Participant JSON text (orjson, key order kept) -> entry. Content-keyed, never by identity: a dict may be
 #: mutated or its id reused. Why: a conversation's snapshots repeat its unchanged participants (the
 #: simulator even shares their dicts), and serializing one (~0.5 µs) costs a tenth of normalizing it.
-_PARTICIPANTS: dict[bytes, _Entry] = {}
+_PARTICIPANTS: dict[bytes, ParticipantEntry] = {}
 #: The analytics-only snapshot fields (conversation start/end, MOS …): never set by conversation topics.
 _NO_FACTS: Final = (None,) * 8
 
 
-def _participant_entry(p: Any) -> _Entry:
-    """``_participant(p)``, its observed time and canonical JSON; cached when the same JSON was seen.
+def _participant_entry(p: Any) -> ParticipantEntry:
+    """``participant_from_dict(p)``, its observed time and canonical JSON; cached when the same JSON was seen.
 
     Only successes are cached, and only under a key that determines the result: the JSON text written by
-    orjson (key order kept: it decides the order of communications) differs whenever ``_participant``
+    orjson (key order kept: it decides the order of communications) differs whenever ``participant_from_dict``
     could differ (``1`` vs ``1.0`` vs ``true``; a ``str`` subclass raises), except NaN/Infinity, written
     ``null``: keys with a ``null`` are not cached. (Tuples, UUIDs and enums also serialize like JSON
     values; JSON sources never produce them.)
@@ -368,7 +374,7 @@ def _participant_entry(p: Any) -> _Entry:
         key = b"null"
     entry = _PARTICIPANTS.get(key)
     if entry is None:
-        participant = _participant(p)
+        participant = participant_from_dict(p)
         observed = snapshot_observed_time(_new_snapshot((participant,), None, (), *_NO_FACTS))
         fragment = None
         if b"null" not in key:
@@ -385,21 +391,32 @@ def _participant_entry(p: Any) -> _Entry:
 
 def generic_snapshot_observed_fast(
     body: dict[str, Any],
+    known: Sequence[ParticipantEntry] | None = None,
 ) -> tuple[ConversationSnapshot, int | None, list[bytes] | None]:
     """:func:`generic_snapshot_fast`, its :func:`~consumer.genesys.snapshots.snapshot_observed_time`, and
-    the canonical JSON of each participant when all are provably ``json``'s (else None)."""
+    the canonical JSON of each participant when all are provably ``json``'s (else None).
+
+    ``known``: the entries of the body's participants, in order, when the caller already has them
+    (:mod:`consumer.genesys.entries`); used only when there is one per participant. Their canonical JSON
+    is not used: the caller then serializes the whole body for the event id.
+    """
     participants = body.get("participants")
     observed: int | None = None
     fragments: list[bytes] | None = None
     if participants is None:
         parsed: tuple[Participant, ...] = ()
     elif type(participants) is list:
-        entries = [_participant_entry(p) for p in participants]
-        parsed = tuple([entry[0] for entry in entries])
-        times = [entry[1] for entry in entries if entry[1] is not None]
-        observed = max(times) if times else None
-        pieces = [entry[2] for entry in entries]
-        fragments = None if None in pieces else pieces  # type: ignore[assignment]
+        if known is not None and len(known) == len(participants):
+            parsed = tuple([entry[0] for entry in known])
+            times = [entry[1] for entry in known if entry[1] is not None]
+            observed = max(times) if times else None
+        else:
+            entries = [_participant_entry(p) for p in participants]
+            parsed = tuple([entry[0] for entry in entries])
+            times = [entry[1] for entry in entries if entry[1] is not None]
+            observed = max(times) if times else None
+            pieces = [entry[2] for entry in entries]
+            fragments = None if None in pieces else pieces  # type: ignore[assignment]
     else:
         raise Irregular
     external_tag = _text(body.get("externalTag"))

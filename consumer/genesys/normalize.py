@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,6 +59,7 @@ from consumer.genesys._fast import (
     FLOAT_EXPONENT,
     FLOAT_FRACTION,
     Irregular,
+    ParticipantEntry,
     detail_event_fast,
     generic_snapshot_observed_fast,
     new_event,
@@ -213,17 +214,25 @@ def is_analytics_record(message: Mapping[str, Any]) -> bool:
     return isinstance(message.get("conversations"), list)
 
 
-def normalize_message(message: Mapping[str, Any], *, received_at: int, source: Source) -> NormalizeResult:
+def normalize_message(
+    message: Mapping[str, Any],
+    *,
+    received_at: int,
+    source: Source,
+    participants: Sequence[ParticipantEntry] | None = None,
+) -> NormalizeResult:
     """Normalize one Genesys message (any accepted shape) received at ``received_at`` (epoch ms).
 
     ``source`` labels Notifications envelopes; EventBridge events are always ``"eventbridge"`` and
-    analytics records ``"analytics"``.
+    analytics records ``"analytics"``. ``participants``: the entries of a generic snapshot's participants
+    (:func:`consumer.genesys.entries.participant_entry` of each, in order) when the caller keeps them
+    already (the simulator); they replace reading the participant dicts again.
 
     Raises:
         UnknownTopicError: the topic is not one convstream handles.
         NormalizeError: the message is malformed (the message names the field).
     """
-    result = _normalize_any(message, received_at, source)
+    result = _normalize_any(message, received_at, source, participants)
     if isinstance(result, Normalized):
         for event in result.events:
             # Postgres text cannot hold NUL: such an id could never be stored or even looked up.
@@ -232,9 +241,14 @@ def normalize_message(message: Mapping[str, Any], *, received_at: int, source: S
     return result
 
 
-def _normalize_any(message: Mapping[str, Any], received_at: int, source: Source) -> NormalizeResult:
+def _normalize_any(
+    message: Mapping[str, Any],
+    received_at: int,
+    source: Source,
+    participants: Sequence[ParticipantEntry] | None = None,
+) -> NormalizeResult:
     if type(message) is dict and "detail-type" not in message:
-        fast = _envelope_fast(message, received_at, source)
+        fast = _envelope_fast(message, received_at, source, participants)
         if fast is not None:
             return fast
     if not isinstance(message, Mapping):
@@ -306,7 +320,12 @@ def _envelope(env: Fields, received_at: int, source: Source, *, prefix: str) -> 
     return Normalized((event,))
 
 
-def _envelope_fast(message: dict[str, Any], received_at: int, source: Source) -> Normalized | None:
+def _envelope_fast(
+    message: dict[str, Any],
+    received_at: int,
+    source: Source,
+    participants: Sequence[ParticipantEntry] | None = None,
+) -> Normalized | None:
     """:func:`_envelope` for generic conversation topics and detail events in the usual well-typed shape;
     ``None`` sends the message to the checked path (other topics, anything irregular, every error)."""
     topic = message.get("topicName")
@@ -329,7 +348,7 @@ def _envelope_fast(message: dict[str, Any], received_at: int, source: Source) ->
             if match.group(3) is not None:
                 return None  # media-specific topics: checked path
             pattern = _GENERIC_PATTERNS[match.group(1)]
-            event = _snapshot_fast(topic, pattern, body, received_at, source, correlation_id)
+            event = _snapshot_fast(topic, pattern, body, received_at, source, correlation_id, participants)
         else:
             event = _detail_fast(topic, body, received_at, source, correlation_id)
     except Irregular:
@@ -344,11 +363,12 @@ def _snapshot_fast(
     received_at: int,
     source: Source,
     correlation_id: str | None,
+    participants: Sequence[ParticipantEntry] | None,
 ) -> ConversationEvent | None:
     conversation_id = body.get("id")
     if type(conversation_id) is not str or not conversation_id:
         return None
-    snapshot, observed, fragments = generic_snapshot_observed_fast(body)
+    snapshot, observed, fragments = generic_snapshot_observed_fast(body, participants)
     event_time = received_at if observed is None or observed < received_at else observed
     canonical = None if fragments is None else _spliced_canonical_json(body, fragments)
     if canonical is None:

@@ -33,6 +33,8 @@ partition, consumer group, a small set of outcomes and reasons) and never a conv
 - ``convstream_event_to_row_latency_seconds``: commit time minus the newest event time of each written
   row (one observation per row, not per event, to keep the hot path cheap).
 - ``convstream_retries_total{dependency}``: transient failures retried (broker | registry | store).
+- ``convstream_offset_resets_total{topic}``: partitions whose offset stored in Postgres lay beyond the log
+  end (the topic was recreated) and that were rewound to the log start (:mod:`consumer.pipeline_offsets`).
 
 Every label value of a fixed set (outcomes, results, DLQ reasons, dependencies) is initialized at 0, so
 dashboards and alerts see a series (``rate(...) == 0``) instead of nothing before the first occurrence.
@@ -93,6 +95,7 @@ class ConsumerMetrics:
     end_offset: Gauge
     lag_refreshed: Gauge
     lag_refresh_errors: Counter
+    offset_resets: Counter
     _writer: _LagWriter = field(default_factory=_LagWriter)
 
     @classmethod
@@ -190,6 +193,12 @@ class ConsumerMetrics:
                     registry=registry,
                 ),
                 DEPENDENCIES,
+            ),
+            offset_resets=Counter(
+                p + "offset_resets",
+                "Stored offsets found beyond the log end (topic recreated) and rewound to the log start",
+                ["topic"],
+                registry=registry,
             ),
         )
 

@@ -269,7 +269,8 @@ def _bridge(settings: Settings, ids: tuple[int, int], options: DemoOptions) -> _
     sim = Simulation(
         SimulationOptions(
             seed=options.seed, conversations=conversations, duplicate_rate=0.02, reorder_window=8
-        )
+        ),
+        keep_entries=True,
     )
     producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
     bridge = Bridge(

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Final, NamedTuple
 
+from consumer.genesys.entries import ParticipantEntry
 from consumer.simulate.model import Agent, Conversation, Queue
 from consumer.simulate.options import KINDS, SimulationOptions
 from consumer.simulate.scenarios import SCENARIOS, Process
@@ -40,12 +41,15 @@ class SimMessage(NamedTuple):
     """One delivered line: ``message`` is the Genesys JSON object (read-only: parts are shared).
 
     ``received_at`` is epoch ms (the line's ``receivedAt`` / EventBridge ``detail.timestamp``);
-    ``conversation_id`` is the Kafka key. (A NamedTuple: it is created once per message, so cheap.)
+    ``conversation_id`` is the Kafka key. ``participants``: for a snapshot of a simulation that keeps
+    them (``keep_entries``), the normalized entries of its participants, in order (see
+    :mod:`consumer.genesys.entries`), else None. (A NamedTuple: created once per message, so cheap.)
     """
 
     message: dict[str, Any]
     received_at: int
     conversation_id: str
+    participants: tuple[ParticipantEntry, ...] | None = None
 
 
 class AgentPool:
@@ -111,9 +115,13 @@ class AgentPool:
 class Engine:
     """Runs the model and yields delivered messages (see the module docstring for the order of work)."""
 
-    def __init__(self, options: SimulationOptions, cutoff: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, options: SimulationOptions, cutoff: tuple[int, int] | None = None, *, keep_entries: bool = False
+    ) -> None:
         seed = options.seed
         self.options = options
+        #: Keep each participant's normalized entry next to its dict (for publishing; see SimMessage).
+        self.keep_entries = keep_entries
         self.rng = random.Random(seed)  # noqa: S311 - a seeded simulation, not security
         self._arrivals = random.Random(f"{seed}:arrivals")  # noqa: S311 - a seeded simulation, not security
         self._details = random.Random(f"{seed}:details")  # noqa: S311 - a seeded simulation, not security
@@ -179,15 +187,22 @@ class Engine:
     def push_detail(self, c: Conversation, kind: str, body: dict[str, Any]) -> None:
         """Queue a detail event (received 1 ms after its ``eventTime``)."""
         topic = f"v2.detail.events.conversation.{c.id}.{kind}"
-        entry = [topic, f"v2.detail.events.conversation.{{id}}.{kind}", body, c, True]
+        entry = [topic, f"v2.detail.events.conversation.{{id}}.{kind}", body, c, True, None]
         self._seq += 1
         heapq.heappush(self._outq, (body["eventTime"] + 1, self._seq, entry))
         self.model_messages += 1
         self._count("detail_events")
 
-    def push_snapshot(self, c: Conversation, received: int, body: dict[str, Any], droppable: bool) -> None:
-        """Queue a generic queue-topic snapshot received at ``received``."""
-        entry = [c.topic_queue.topic, "v2.routing.queues.{id}.conversations", body, c, True]
+    def push_snapshot(
+        self,
+        c: Conversation,
+        received: int,
+        body: dict[str, Any],
+        droppable: bool,
+        entries: tuple[ParticipantEntry, ...] | None = None,
+    ) -> None:
+        """Queue a generic queue-topic snapshot received at ``received`` (``entries``: see SimMessage)."""
+        entry = [c.topic_queue.topic, "v2.routing.queues.{id}.conversations", body, c, True, entries]
         self._seq += 1
         heapq.heappush(self._outq, (received, self._seq, entry))
         self.model_messages += 1
@@ -208,13 +223,21 @@ class Engine:
     def _release(self, until: int) -> Iterator[SimMessage]:
         outq = self._outq
         while outq and outq[0][0] <= until:
-            received, _, (topic, pattern, body, c, alive) = heapq.heappop(outq)
+            received, _, (topic, pattern, body, c, alive, entries) = heapq.heappop(outq)
             if not alive:
                 self._count("dropped")
                 continue
-            yield self._present(topic, pattern, body, c, received)
+            yield self._present(topic, pattern, body, c, received, entries)
 
-    def _present(self, topic: str, pattern: str, body: dict[str, Any], c: Conversation, t: int) -> SimMessage:
+    def _present(
+        self,
+        topic: str,
+        pattern: str,
+        body: dict[str, Any],
+        c: Conversation,
+        t: int,
+        entries: tuple[ParticipantEntry, ...] | None,
+    ) -> SimMessage:
         # Step 4 (presentation). Correlation ids are unique per message; they need not look random.
         self._delivered += 1
         correlation = f"{self._correlation_prefix}{self._delivered:012x}"
@@ -223,7 +246,7 @@ class Engine:
             message = eventbridge(topic, pattern, body, correlation, t, uuid_from(self._out))
         else:
             message = notification(topic, body, correlation, t)
-        return SimMessage(message, t, c.id)
+        return SimMessage(message, t, c.id, entries)
 
     # ------------------------------------------------------------------ the run
 

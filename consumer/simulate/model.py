@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
+from consumer.genesys.entries import ParticipantEntry, participant_entry
 from consumer.simulate.wire import iso_ms, uuid_from
 
 if TYPE_CHECKING:
@@ -79,9 +80,9 @@ class Conversation:
 
     __slots__ = (
         "_acw_start", "_div_objs", "_meta", "_n", "acw_pending", "agents_seen", "assigned", "base",
-        "changed_at", "direction", "divisions", "end", "engine", "external_tag", "has_agent", "has_flow",
-        "id", "initiator", "kind", "last_event_at", "last_queue", "last_t", "media", "mkeys", "parts",
-        "process", "sched", "start", "status", "topic_queue", "variant", "wd",
+        "changed_at", "direction", "divisions", "end", "engine", "entries", "external_tag", "has_agent",
+        "has_flow", "id", "initiator", "kind", "last_event_at", "last_queue", "last_t", "media", "mkeys",
+        "parts", "process", "sched", "start", "status", "topic_queue", "variant", "wd",
     )  # fmt: skip
 
     def __init__(self, engine: Engine, kind: str, variant: str, topic_queue: Queue, wd: bool) -> None:
@@ -92,6 +93,8 @@ class Conversation:
         self.wd = wd  # emits detail events
         self.external_tag: str | None = None
         self.parts: list[dict[str, Any]] = []
+        #: The normalized form of each of ``parts`` when the engine keeps them (``keep_entries``).
+        self.entries: list[ParticipantEntry | None] = []
         self.mkeys: list[str] = []
         self._meta: list[tuple[str, str, str, str]] = []  # pid, comm id, MEDIA, DIRECTION
         self._acw_start: dict[int, int] = {}
@@ -142,6 +145,8 @@ class Conversation:
         part["wrapupRequired"] = fields.get("wrapupRequired", False)
         part[mkey] = [comm]
         self.parts.append(part)
+        if self.engine.keep_entries:
+            self.entries.append(participant_entry(part))
         self.mkeys.append(mkey)
         self._meta.append((pid, comm_id, _MEDIA_TYPE[mkey], direction.upper()))
         return len(self.parts) - 1
@@ -175,6 +180,8 @@ class Conversation:
                 last.pop(key, None)
             new[mkey] = [*new[mkey][:-1], last]
         self.parts[i] = new
+        if self.engine.keep_entries:
+            self.entries[i] = participant_entry(new)
 
     def connect(self, t: int, i: int) -> None:
         """Communication (and participant) connected at ``t``."""
@@ -262,7 +269,10 @@ class Conversation:
             self.changed_at = t if with_details and det else received
         self.last_t = t
         self.last_event_at = received
-        engine.push_snapshot(self, received, body, droppable=not changed and (det or not with_details))
+        entries = None
+        if engine.keep_entries and None not in self.entries:
+            entries = cast("tuple[ParticipantEntry, ...]", tuple(self.entries))
+        engine.push_snapshot(self, received, body, not changed and (det or not with_details), entries)
 
     def reemit(self, t: int) -> None:
         """A transition that keeps the main phase (side events such as another agent's ACW)."""
@@ -272,7 +282,7 @@ class Conversation:
 
     def release(self) -> None:
         """Drop what only the live model needs (participants, process) once nothing more can happen."""
-        self.parts, self.mkeys, self._meta = [], [], []
+        self.parts, self.mkeys, self._meta, self.entries = [], [], [], []
         self._acw_start = {}
         self.process = None
         self.assigned = None

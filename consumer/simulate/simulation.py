@@ -37,7 +37,9 @@ __all__ = ["Simulation", "simulate"]
 class Simulation:
     """One run of the model. Iterate it once; then ask for :meth:`truth` and :attr:`stats`."""
 
-    def __init__(self, options: SimulationOptions) -> None:
+    def __init__(self, options: SimulationOptions, *, keep_entries: bool = False) -> None:
+        """``keep_entries``: attach each snapshot's normalized participants (:class:`SimMessage`), which
+        makes publishing faster and generating slightly slower; it changes nothing else."""
         options.validate()
         self.options = options
         cutoff = None
@@ -46,7 +48,7 @@ class Simulation:
             for _ in probe.run():
                 pass
             cutoff = probe.last_key
-        self._engine = Engine(options, cutoff)
+        self._engine = Engine(options, cutoff, keep_entries=keep_entries)
         self._started = False
         self._finished = False
         self.delivered = 0

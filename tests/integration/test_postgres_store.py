@@ -216,6 +216,28 @@ def test_concurrent_writers_for_one_partition_exactly_one_wins(store: PostgresSt
     assert set(store.conversation_rows(["w-a", "w-b"])) == {f"w-{winner}"}
 
 
+def test_reset_offset_rewinds_only_from_the_expected_value(store: PostgresStore) -> None:
+    store.write_batch(
+        BatchWrite(GROUP, [PartitionAdvance(TOPIC, 0, 0, 500), PartitionAdvance(TOPIC, 1, 0, 700)])
+    )
+    store.write_batch(BatchWrite("other", [PartitionAdvance(TOPIC, 0, 0, 500)]))
+    assert store.reset_offset(GROUP, TOPIC, 0, expected=500, offset=3)
+    assert store.stored_offsets(GROUP, TOPIC) == {0: 3, 1: 700}
+    assert store.stored_offsets("other", TOPIC) == {0: 500}
+    # A concurrent rewinder that read 500 before our rewind loses and overwrites nothing.
+    assert not store.reset_offset(GROUP, TOPIC, 0, expected=500, offset=0)
+    assert store.stored_offsets(GROUP, TOPIC) == {0: 3, 1: 700}
+    # Without a row there is nothing to rewind, and none is created.
+    assert not store.reset_offset(GROUP, TOPIC, 5, expected=9, offset=0)
+    assert store.stored_offsets(GROUP, TOPIC) == {0: 3, 1: 700}
+    # The batch fence follows the rewound offset: a zombie batch from the old offset fails.
+    with pytest.raises(FencedError):
+        store.write_batch(BatchWrite(GROUP, [PartitionAdvance(TOPIC, 0, 500, 510)], rows=[make_write("z")]))
+    store.write_batch(BatchWrite(GROUP, [PartitionAdvance(TOPIC, 0, 3, 8)], rows=[make_write("c1")]))
+    assert store.stored_offsets(GROUP, TOPIC) == {0: 8, 1: 700}
+    assert set(store.conversation_rows(["z", "c1"])) == {"c1"}
+
+
 def test_error_marks_update_known_rows_and_create_minimal_ones(store: PostgresStore) -> None:
     offsets = Offsets()
     store.write_batch(BatchWrite(GROUP, [offsets.advance()], rows=[make_write("c1")]))

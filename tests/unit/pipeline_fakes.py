@@ -75,6 +75,9 @@ class FakeSource:
         self.fail_polls = 0
         self.on_poll: list[Any] = []  # callables run at the start of a poll (e.g. trigger a revoke)
         self.closed = False
+        self.log_start: dict[TP, int] = {}  # first offset still in the log (default 0)
+        self.watermark_failures = 0  # the next watermarks() calls raise BrokerUnavailableError
+        self.watermark_queries: list[TP] = []
 
     def add(self, tp: TP, key: bytes | None, value: bytes | None) -> Record:
         records = self.records[tp]
@@ -145,6 +148,15 @@ class FakeSource:
     def high_watermark(self, partition: TP) -> int | None:
         return len(self.records.get(partition, []))
 
+    def watermarks(self, partitions: Sequence[TP]) -> dict[TP, tuple[int, int]]:
+        from consumer.errors import BrokerUnavailableError
+
+        self.watermark_queries.extend(partitions)
+        if self.watermark_failures:
+            self.watermark_failures -= 1
+            raise BrokerUnavailableError("no watermarks in time")
+        return {tp: (self.log_start.get(tp, 0), len(self.records[tp])) for tp in partitions}
+
     def close(self) -> None:
         self.closed = True
 
@@ -170,6 +182,15 @@ class FakeStore:
 
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]:
         return {p: o for (g, t, p), o in self.offsets.items() if g == group_id and t == topic}
+
+    def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool:
+        key = (group_id, topic, partition)
+        if self.offsets.get(key) != expected:  # the fenced UPDATE matched no row
+            self.log.append(("reset_fenced", key))
+            return False
+        self.offsets[key] = offset
+        self.log.append(("pg_reset", {(topic, partition): offset}))
+        return True
 
     def upsert_queues(self, queues: Sequence[QueueInfo]) -> int:
         for q in queues:

@@ -250,6 +250,7 @@ class _Sim:
     def __init__(self, message: dict[str, object], received_at: int) -> None:
         self.message = message
         self.received_at = received_at
+        self.participants = None  # no entries: the source reads the participant dicts
 
 
 def test_simulator_items_are_normalized_with_source_simulator() -> None:

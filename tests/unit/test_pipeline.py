@@ -262,3 +262,135 @@ def test_a_store_error_not_about_the_data_is_raised() -> None:
     with pytest.raises(StoreError):
         h.run_to_end()
     assert h.dlq.sent == []
+
+
+# -- stored offsets beyond the log end (a recreated topic) -----------------------------------------------
+
+
+def _recreated(h: Harness, records: int, stored: int) -> None:
+    """P0 holds ``records`` records of a new topic while Postgres still says ``stored`` (the old topic's)."""
+    for n in range(records):
+        h.source.add(P0, f"new-{n}".encode(), good_value(f"new-{n}", 0))
+    h.store.offsets[(GROUP, EVENTS, 0)] = stored
+
+
+def test_assignment_rewinds_a_stored_offset_beyond_the_log_end_to_the_log_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness()
+    _recreated(h, records=4, stored=10)
+    h.source.log_start[P0] = 1  # retention already removed offset 0 of the new log
+    for n in range(5):
+        h.source.add(P1, b"c1", good_value("c1", n))
+    h.store.offsets[(GROUP, EVENTS, 1)] = 2
+    with caplog.at_level("ERROR", logger="consumer.pipeline_offsets"):
+        h.run_to_end()
+    assert h.log[0] == ("pg_reset", {P0: 1})  # fenced rewrite before anything is consumed
+    assert set(h.store.rows) == {"new-1", "new-2", "new-3", "c1"}
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 4, (GROUP, EVENTS, 1): 5}
+    assert h.metric("convstream_events_total", outcome="processed") == 3 + 3
+    assert h.metric("convstream_offset_resets_total", topic=EVENTS) == 1
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "the topic was probably recreated" in error.getMessage()
+    assert "reprocessing from the log start" in error.getMessage()
+    fields = {k: getattr(error, k) for k in ("topic", "partition", "stored_offset", "log_start", "log_end")}
+    assert fields == {"topic": EVENTS, "partition": 0, "stored_offset": 10, "log_start": 1, "log_end": 4}
+
+
+def test_assignment_leaves_stored_offsets_at_or_below_the_log_end_alone() -> None:
+    h = Harness()
+    _recreated(h, records=4, stored=4)  # exactly at the end: caught up, not stale
+    for n in range(5):
+        h.source.add(P1, b"c1", good_value("c1", n))
+    h.store.offsets[(GROUP, EVENTS, 1)] = 2
+    h.run_to_end()
+    assert "pg_reset" not in h.kinds()
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 4, (GROUP, EVENTS, 1): 5}
+    assert h.metric("convstream_events_total", outcome="processed") == 3
+    assert h.metric("convstream_offset_resets_total", topic=EVENTS) == 0
+    assert set(h.source.watermark_queries) == {P0, P1}
+
+
+def test_a_rewind_fenced_by_a_concurrent_owner_keeps_the_owners_offset() -> None:
+    h = Harness(partitions=(P0,))
+    _recreated(h, records=4, stored=10)
+    watermarks = h.source.watermarks
+
+    def concurrent_owner_moves_it(tps: Any) -> Any:
+        h.store.offsets[(GROUP, EVENTS, 0)] = 2  # between our read and our conditional UPDATE
+        return watermarks(tps)
+
+    h.source.watermarks = concurrent_owner_moves_it  # type: ignore[method-assign]
+    h.run_to_end()
+    assert ("reset_fenced", (GROUP, EVENTS, 0)) in h.log
+    assert "pg_reset" not in h.kinds()
+    assert set(h.store.rows) == {"new-2", "new-3"}  # started from the owner's offset, not ours
+    assert h.metric("convstream_offset_resets_total", topic=EVENTS) == 0
+
+
+def test_a_log_end_unknown_at_assignment_is_checked_again_between_batches() -> None:
+    h = Harness(partitions=(P0,))
+    _recreated(h, records=4, stored=10)
+    h.source.watermark_failures = 1
+    h.run_to_end()  # bounded mode must not count the unchecked partition as done at offset 10
+    kinds = h.kinds()
+    assert kinds.index("pg_reset") < kinds.index("pg_commit")
+    assert ("seek", (P0, 0)) in h.log
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 4}
+    assert h.metric("convstream_offset_resets_total", topic=EVENTS) == 1
+
+
+def test_a_topic_recreated_under_a_running_consumer_is_rewound_once_records_arrive_behind_the_fence() -> None:
+    h = Harness(partitions=(P0,))
+    for n in range(6):
+        h.source.add(P0, f"old-{n}".encode(), good_value(f"old-{n}", 0))
+
+    def recreate_then_stop(source: FakeSource) -> None:
+        if "new-2" in h.store.rows or source.polls > 200:  # bounded, should the rewind never come
+            h.pipeline.stop()
+        elif h.store.offsets.get((GROUP, EVENTS, 0)) == 6 and source.records[P0][0].key == b"old-0":
+            source.records[P0] = []  # no rebalance: the client just restarts the out-of-range
+            _recreated(h, records=3, stored=6)  # position at the new log start
+            source.position[P0] = 0
+
+    h.source.on_poll.append(recreate_then_stop)
+    h.pipeline.run()
+    assert ("pg_reset", {P0: 0}) in h.log
+    assert {"new-0", "new-1", "new-2"} <= set(h.store.rows)
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 3}
+    assert h.metric("convstream_offset_resets_total", topic=EVENTS) == 1
+
+
+def test_fence_recovery_rewinds_a_stored_offset_beyond_the_log_end() -> None:
+    h = Harness(partitions=(P0,))
+    _recreated(h, records=4, stored=0)
+    load, landed = h.store.load_states, []
+
+    def stale_writer(ids: Any) -> Any:
+        if not landed:  # while the first batch is in flight, an offset of the old topic lands
+            h.store.offsets[(GROUP, EVENTS, 0)] = 10
+            landed.append(True)
+        return load(ids)
+
+    h.store.load_states = stale_writer  # type: ignore[method-assign]
+    h.run_to_end()
+    fenced_at = h.kinds().index("fenced")
+    assert h.log[fenced_at + 1 : fenced_at + 3] == [("pg_reset", {P0: 0}), ("seek", (P0, 0))]
+    assert h.store.offsets == {(GROUP, EVENTS, 0): 4}
+
+
+def test_bounded_mode_ignores_another_members_stored_offset_beyond_the_log_end() -> None:
+    from consumer.bounded import EndWatch
+    from consumer.partitions import Partitions
+    from consumer.pipeline_offsets import StoredOffsets
+
+    h = Harness(partitions=(P0,))
+    _recreated(h, records=3, stored=10)
+    metrics = ConsumerMetrics.create(CollectorRegistry())
+    offsets = StoredOffsets(GROUP, (h.source, h.store), (metrics, h.health), h.clock.monotonic)
+    watch = EndWatch({P0: 3}, Partitions(), offsets, h.clock.monotonic)  # P0 owned by another member
+    assert not watch.reached()
+    h.store.offsets[(GROUP, EVENTS, 0)] = 3  # its owner rewound it and caught up
+    h.clock.now += 1.0
+    assert watch.reached()
+    assert "pg_reset" not in h.kinds()  # a non-owner never rewrites offsets

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumer.adapters.kafka_consumer import KafkaConsumerAdapter, consumer_config
-from consumer.errors import BrokerUnavailableError
+from consumer.errors import BrokerUnavailableError, ConvstreamError, TransientError
 from consumer.settings import ConsumerSettings, KafkaSettings
 
 
@@ -120,6 +121,53 @@ def test_transient_error_raises_only_when_nothing_was_consumed() -> None:
         a.poll_batch(10, 10**6, 50)
     b = adapter([Msg(0, err=down), Msg(1)])
     assert [r.offset for r in b.poll_batch(10, 10**6, 50)] == [1]
+
+
+class ListOffsetsConsumer:
+    """``offsets_for_times`` answering log start 3 and log end 17 (sentinels -2 and -1), or ``fail``."""
+
+    def __init__(self, fail: Any = None) -> None:
+        self.fail = fail
+        self.calls: list[tuple[list[tuple[str, int, int]], float]] = []
+
+    def offsets_for_times(self, partitions: list[TopicPartition], timeout: float) -> Any:
+        self.calls.append(([(p.topic, p.partition, p.offset) for p in partitions], timeout))
+        if isinstance(self.fail, BaseException):
+            raise self.fail
+        marks = {-2: 3, -1: 17}
+        answers = [
+            SimpleNamespace(topic=p.topic, partition=p.partition, offset=marks[p.offset], error=None)
+            for p in partitions
+        ]
+        if isinstance(self.fail, KafkaError):  # a per-partition error in the answer
+            answers[-1].offset, answers[-1].error = -1, self.fail
+        return answers
+
+
+def test_watermarks_ask_every_partition_in_two_requests() -> None:
+    a = KafkaConsumerAdapter(KafkaSettings(), ConsumerSettings())
+    a._consumer = fake = ListOffsetsConsumer()  # type: ignore[assignment]
+    assert a.watermarks([("t", 0), ("t", 2)]) == {("t", 0): (3, 17), ("t", 2): (3, 17)}
+    assert fake.calls == [([("t", 0, -2), ("t", 2, -2)], 5.0), ([("t", 0, -1), ("t", 2, -1)], 5.0)]
+    assert a.watermarks([]) == {}
+    assert len(fake.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("fail", "error"),
+    [
+        (KafkaException(KafkaError(KafkaError._TIMED_OUT)), BrokerUnavailableError),
+        (KafkaError(KafkaError.LEADER_NOT_AVAILABLE), BrokerUnavailableError),
+        (KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION)), ConvstreamError),
+        (KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART), ConvstreamError),
+    ],
+)
+def test_watermarks_errors_become_ours(fail: Any, error: type[Exception]) -> None:
+    a = KafkaConsumerAdapter(KafkaSettings(), ConsumerSettings())
+    a._consumer = ListOffsetsConsumer(fail)  # type: ignore[assignment]
+    with pytest.raises(error) as raised:
+        a.watermarks([("t", 0), ("t", 2)])
+    assert isinstance(raised.value, TransientError) == (error is BrokerUnavailableError)
 
 
 def test_delivery_guarantees_cannot_be_weakened_by_the_passthrough() -> None:

@@ -216,3 +216,27 @@ def test_a_field_the_class_lacks_is_written_as_its_null_default() -> None:
     assert compile_writer(schema, {"R": R})(R(a=-65)) == b"\x81\x01\x00"
     with pytest.raises(ValueError, match="lacks"):
         compile_writer({**schema, "fields": [{"name": "c", "type": "long"}]}, {"R": R})
+
+
+def _with_participant(participant: Participant) -> ConversationEvent:
+    return dataclasses.replace(_GOOD, body=ConversationSnapshot(participants=(participant,)))
+
+
+def test_interned_values_are_exact_after_a_hit() -> None:
+    comm = Communication(id="c1", state="connected", connected_time=1_735_725_600_000)
+    first = Participant(id="p1", name="Agent 001", connected_time=1_735_725_600_000, communications=(comm,))
+    again = dataclasses.replace(first, communications=(dataclasses.replace(comm, held=True),))  # new object
+    for event in (_with_participant(first), _with_participant(again), _with_participant(first)):
+        assert encode_event(event) == encode_event_fastavro(event)
+    # Values equal to interned ones but of another type take the plain path and its errors.
+    float_time = dataclasses.replace(first, connected_time=1_735_725_600_000.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"expected an integer, got float"):
+        encode_event(_with_participant(float_time))
+
+    class Name(str):
+        pass
+
+    subclass = dataclasses.replace(first, id="p2", name=Name("Agent 001"))
+    assert encode_event(_with_participant(subclass)) == encode_event_fastavro(_with_participant(subclass))
+    with pytest.raises(ValueError):
+        encode_event(_with_participant(dataclasses.replace(first, id="p3", name="\ud800")))
