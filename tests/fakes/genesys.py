@@ -20,6 +20,7 @@ Knobs: token lifetime and :meth:`revoke_tokens` (401), channel lifetime (acceler
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -43,6 +44,10 @@ __all__ = ["CLIENT_ID", "CLIENT_SECRET", "FAST_BRIDGE_ENV", "FakeGenesys"]
 
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret-7f3a9c"
+#: The fake's WebSocket server logs here, warnings only: its "server listening" info line, written from a
+#: thread after a test's captured stream was closed, made logging print tracebacks into the test output.
+_WS_LOG = logging.getLogger("tests.fakes.genesys.ws")
+_WS_LOG.setLevel(logging.WARNING)
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 #: Bridge settings scaled down for tests against this fake: fast pings, heartbeat timeouts, reconnects and
@@ -142,7 +147,7 @@ class FakeGenesys:
         self._http.daemon_threads = True
         self._ws = serve(
             self._ws_session, "127.0.0.1", 0, process_request=self._ws_handshake, ping_interval=None,
-            compression=None,
+            compression=None, logger=_WS_LOG,
         )  # fmt: skip
         self.ws_port = self._ws.socket.getsockname()[1]
         for target in (self._http.serve_forever, self._ws.serve_forever, self._heartbeats):
