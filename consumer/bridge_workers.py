@@ -140,11 +140,13 @@ def run_workers(
     log.info("bridge finished", extra={**summary.as_fields(), "workers": job.workers})
     for index, process in enumerate(processes):
         if index not in reports:
-            report(f"bridge: worker {index} exited with code {process.exitcode} without a summary")
+            report(
+                f"bridge: worker {index + 1}/{job.workers} exited with code {process.exitcode} and no summary"
+            )
             return _EXIT_FAILURE
     for fields in reports.values():
         if fields.get("error"):
-            report(f"bridge: worker {fields['index']}: {fields['error']}")
+            report(f"bridge: worker {int(fields['index']) + 1}/{job.workers}: {fields['error']}")
             return int(fields["exit_code"])
     return summary.exit_code
 
