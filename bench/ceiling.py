@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import Consumer
-
+from bench.kafka import earliest_consumer
 from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.codec.avro import decode_value
 from consumer.settings import SchemaRegistrySettings
@@ -17,15 +16,7 @@ __all__ = ["run_ceiling"]
 def run_ceiling(*, bootstrap: str, registry_url: str, topic: str, group: str, total: int) -> dict[str, Any]:
     """Read ``total`` records of ``topic`` with ``consume(1000)`` and decode each with our codec."""
     registry = SchemaRegistry(SchemaRegistrySettings(url=registry_url))
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = earliest_consumer(bootstrap, group, topic)
     done = 0
     nbytes = 0
     started: float | None = None

@@ -11,28 +11,22 @@ CreateTime, wall clock). Resolution: the poll interval (≈20 ms, plus the query
 
 from __future__ import annotations
 
-import threading
 import time
 from bisect import bisect_left
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
+
+from bench.background import Background
+from bench.kafka import earliest_consumer
 
 __all__ = ["OffsetPoller", "latency_stats", "paced_publish", "read_records"]
 
 
 def read_records(bootstrap: str, topic: str, count: int, group: str) -> list[tuple[bytes | None, bytes]]:
     """The first ``count`` (key, value) pairs of ``topic`` (any partition order)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = earliest_consumer(bootstrap, group, topic)
     out: list[tuple[bytes | None, bytes]] = []
     deadline = time.monotonic() + 120
     try:
@@ -80,22 +74,13 @@ def paced_publish(
     return delivered, len(records) / elapsed
 
 
-class OffsetPoller:
+class OffsetPoller(Background):
     """Polls a group's ``consumer_offset`` rows of one topic every ``interval`` seconds (wall ms)."""
 
     def __init__(self, dsn: str, group: str, topic: str, interval: float = 0.02) -> None:
         self.dsn, self.group, self.topic, self.interval = dsn, group, topic, interval
+        super().__init__()
         self.samples: dict[int, list[tuple[int, int]]] = {}  # partition -> [(next_offset, wall ms)]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> OffsetPoller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:

@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer
 
+from bench.kafka import earliest_consumer
 from consumer.adapters.postgres_sql import build_statements
 from consumer.adapters.postgres_types import RowWrite
 from consumer.adapters.postgres_write import row_values
@@ -33,15 +33,7 @@ def run_naive(
     """Consume ``topic`` from the start the naive way; returns events, seconds and events/s."""
     registry = SchemaRegistry(SchemaRegistrySettings(url=registry_url))
     statements = build_statements("conversation")
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
+    consumer = earliest_consumer(bootstrap, group, topic)
     done = 0
     started: float | None = None
     try:

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -21,6 +20,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from bench.background import Background
 
 __all__ = ["PARTITIONS", "Proc", "RssSampler", "Stack", "rss_mb"]
 
@@ -83,22 +84,13 @@ class Proc:
         return f'"msg": "{message}"' in self.stderr.read_text(errors="replace")
 
 
-class RssSampler:
+class RssSampler(Background):
     """Samples a process's VmRSS every ``interval`` seconds, with an optional probe value per sample."""
 
     def __init__(self, pid: int, interval: float = 0.5, probe: Callable[[], int] | None = None) -> None:
         self.pid, self.interval, self.probe = pid, interval, probe
+        super().__init__()
         self.samples: list[tuple[float, float, int]] = []  # (t, rss MB, probe)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -23,6 +23,7 @@ from consumer.genesys.normalize import Ignored, normalize_message
 
 __all__ = [
     "SimulatedMessage",
+    "directory_records",
     "file_items",
     "queue_records",
     "simulator_items",
@@ -160,3 +161,28 @@ def queue_records(
             "updated_at": updated_at,
             "deleted": bool(entry.get("deleted", False)),
         }
+
+
+class QueueDirectory(Protocol):
+    """A source of queue directory entries (``consumer.simulate.Simulation``)."""
+
+    def queue_directory(self) -> list[dict[str, str]]:
+        """``[{"id": …, "name": …}]``."""
+        ...
+
+
+def directory_records(
+    *, updated_at: int, path: str | None = None, simulation: QueueDirectory | None = None
+) -> Iterator[QueueRecord | BadLine]:
+    """The queue records of a directory file (``--queues FILE``) and then of a simulation's own queues
+    (so consumers can name the queues of its events); either may be absent.
+
+    Raises:
+        OSError: the file cannot be opened (the commands check it before publishing anything).
+    """
+    if path is not None:
+        with open(path, "rb") as lines:
+            yield from queue_records(lines, source_name=path, updated_at=updated_at)
+    if simulation is not None:
+        entries = (orjson.dumps(q) for q in simulation.queue_directory())
+        yield from queue_records(entries, source_name="<simulator>", updated_at=updated_at)

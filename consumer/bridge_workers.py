@@ -45,14 +45,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from consumer.bridge import Bridge, BridgeSummary
 from consumer.errors import ConfigError, ConvstreamError, TransientError
 from consumer.simulate import Simulation, SimulationOptions
 
 if TYPE_CHECKING:
-    from consumer.settings import Settings
+    pass
 
 __all__ = ["WorkerJob", "run_workers", "shard_options"]
 
@@ -226,10 +224,13 @@ def _worker(job: WorkerJob, counts: Any, results: Any) -> None:
 
 def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge:
     # Imported here: the worker is a fresh (spawned) interpreter; the parent needs none of this.
+    from prometheus_client import CollectorRegistry
+
     from consumer.adapters.kafka import KafkaProducerAdapter
-    from consumer.bridge_sources import queue_records, simulator_items
+    from consumer.bridge_sources import directory_records, simulator_items
     from consumer.codec.avro import encode_event, encode_queue
     from consumer.gctuning import tune_gc_for_batches
+    from consumer.observability.bridge_metrics import BridgeCollector, serve_bridge_metrics
     from consumer.observability.logging import configure_logging
     from consumer.settings import load_settings
 
@@ -246,16 +247,14 @@ def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge
         progress_seconds=0,
     )
     simulation = Simulation(job.options, keep_entries=True)
-    now_ms = int(time.time() * 1000)
-    if job.queues_file and job.index == 0:
-        with open(job.queues_file, "rb") as lines:
-            records = queue_records(lines, source_name=job.queues_file, updated_at=now_ms)
-            bridge.publish_queues(settings.topics.queues, job.queue_schema_id, encode_queue, records)
-    directory = (orjson.dumps(q) for q in simulation.queue_directory())
-    records = queue_records(directory, source_name="<simulator>", updated_at=now_ms)
+    path = job.queues_file if job.index == 0 else None  # the file once, each shard's own queues
+    records = directory_records(updated_at=int(time.time() * 1000), path=path, simulation=simulation)
     bridge.publish_queues(settings.topics.queues, job.queue_schema_id, encode_queue, records)
+    registry = CollectorRegistry()
+    BridgeCollector(bridge, "simulator").register(registry)
     tune_gc_for_batches()
-    with _metrics(settings, bridge, job.index), _counting(bridge, counts, job.index):
+    metrics = serve_bridge_metrics(settings.observability, bridge, registry, port_offset=job.index)
+    with metrics, _counting(bridge, counts, job.index):
         bridge.run(simulator_items(simulation))
     return bridge
 
@@ -277,30 +276,3 @@ def _counting(bridge: Bridge, counts: Any, index: int) -> Iterator[None]:
         done.set()
         thread.join()
         counts[index] = bridge.summary.events_published
-
-
-@contextmanager
-def _metrics(settings: Settings, bridge: Bridge, index: int) -> Iterator[None]:
-    """/metrics /livez /readyz of this worker on the bridge port + ``index`` (a taken port is logged)."""
-    from prometheus_client import CollectorRegistry
-
-    from consumer.observability.bridge_metrics import BridgeCollector, BridgeHealth, bridge_metrics_port
-    from consumer.observability.health import HealthServer
-
-    obs = settings.observability
-    registry = CollectorRegistry()
-    BridgeCollector(bridge, "simulator").register(registry)
-    health = BridgeHealth(bridge)
-    port = bridge_metrics_port(obs) + index
-    server = HealthServer(obs.metrics_host, port, registry, health)
-    try:
-        server.start()
-    except OSError as exc:
-        log.warning("metrics not served", extra={"port": port, "error": exc.strerror})
-        yield
-        return
-    health.started = True
-    try:
-        yield
-    finally:
-        server.stop()

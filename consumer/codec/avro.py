@@ -219,11 +219,8 @@ _ENCODE_ERRORS: Final = (TypeError, AttributeError, struct.error, OverflowError)
 def _fast_writer(stem: str, fingerprint: str) -> Writer:
     schema = current(stem)
     assert schema.fingerprint == fingerprint
-    # Participants repeat across a conversation's snapshots as the same object (the normalizer's cache);
-    # their ids, names and times repeat across versions of a participant.
-    return compile_writer(
-        schema.parsed, _DOMAIN_CLASSES, memo=("Participant",), intern=("Participant", "Communication")
-    )
+    # Participants repeat across a conversation's snapshots as the same object (the normalizer's cache).
+    return compile_writer(schema.parsed, _DOMAIN_CLASSES, memo=("Participant",))
 
 
 def _write_fast(stem: str, value: Any) -> bytes:

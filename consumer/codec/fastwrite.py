@@ -24,11 +24,6 @@ Guarantees:
   :data:`MEMO_SIZE` objects they wrote, by identity, holding each object so its id cannot be reused; a
   later write of the *same object* copies the bytes. Only for frozen domain classes whose fields are never
   mutated (the normalizer shares one ``Participant`` across the snapshots that repeat it).
-- ``intern`` records (``compile_writer(..., intern=("Participant", "Communication"))``) encode their string
-  and long fields through two tables of already encoded values (exact ``str``/``int`` keys only; at most
-  :data:`INTERN_SIZE` entries each, cleared when full). Why: a conversation's ids, names and epoch-ms
-  times recur in every version of its participants, and a dict hit costs a fraction of encoding a string
-  or a 6-byte varint again. Output and errors are the plain path's.
 - A schema feature the generator does not support (fixed, enum, unions other than the two shapes above, a
   record field the domain class lacks without a null default) raises ``ValueError`` when compiling, never
   silently at write time.
@@ -43,7 +38,7 @@ import struct
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
-__all__ = ["INTERN_SIZE", "MEMO_SIZE", "Writer", "compile_writer"]
+__all__ = ["MEMO_SIZE", "Writer", "compile_writer"]
 
 #: ``writer(value) -> bytes``: the schemaless Avro body of ``value``.
 Writer = Callable[[Any], bytes]
@@ -56,9 +51,6 @@ _INT_MIN: Final = -(2**31)
 _INT_MAX: Final = 2**31 - 1
 #: Objects remembered per memo record (cleared when full).
 MEMO_SIZE: Final = 8192
-#: Values remembered per intern table (cleared when full) and the longest string interned (bytes).
-INTERN_SIZE: Final = 65_536
-_INTERN_MAX_BYTES: Final = 256
 
 
 def _zigzag(n: int, low: int = _LONG_MIN, high: int = _LONG_MAX) -> bytes:
@@ -108,13 +100,9 @@ def _bad_branch(value: object, names: str) -> None:
 class _Gen:
     """Emits one function per named record; nested unnamed types are inlined."""
 
-    def __init__(
-        self, classes: Mapping[str, type], memo: Collection[str] = (), intern: Collection[str] = ()
-    ) -> None:
+    def __init__(self, classes: Mapping[str, type], memo: Collection[str] = ()) -> None:
         self.classes = classes
         self.memo = memo
-        self.intern = intern
-        self.interning = False  # inside a record whose strings and longs are interned
         self.functions: dict[str, list[str]] = {}
         self.named: dict[str, Any] = {}
         self.globals: dict[str, Any] = {}
@@ -145,14 +133,6 @@ class _Gen:
             out.append(f"{ind}if {src} is not None: raise TypeError('expected None')")
         elif kind == "boolean":
             out.append(f"{ind}out.append(_boolean({src}))")
-        elif kind == "long" and self.interning:
-            out += [
-                f"{ind}if -64 <= {src} < 64: out.append(({src} << 1) ^ ({src} >> 63))",
-                f"{ind}else:",
-                f"{ind}    z = _LONGS.get({src})",
-                f"{ind}    if z is None or type({src}) is not int: z = _long_interned({src})",
-                f"{ind}    out += z",
-            ]
         elif kind == "long":
             out += [
                 f"{ind}if -64 <= {src} < 64: out.append(({src} << 1) ^ ({src} >> 63))",
@@ -166,12 +146,6 @@ class _Gen:
         elif kind in ("double", "float"):
             packer = "_DOUBLE" if kind == "double" else "_FLOAT"
             out.append(f"{ind}out += {packer}.pack({src})")
-        elif kind == "string" and self.interning:
-            out += [
-                f"{ind}z = _STRINGS.get({src})",
-                f"{ind}if z is None or type({src}) is not str: z = _string_interned({src})",
-                f"{ind}out += z",
-            ]
         elif kind in ("string", "bytes"):
             data = f"{src}.encode()" if kind == "string" else f"bytes({src})"
             out += [
@@ -253,8 +227,6 @@ class _Gen:
         if name in self.functions:
             return
         self.functions[name] = []  # placeholder: recursive schemas refer to the function by name
-        outer_interning = self.interning
-        self.interning = name.rsplit(".", 1)[-1] in self.intern
         cls = self.class_for(name)
         attrs = {f.name for f in dataclasses.fields(cls)} if cls is not None else None
         out = [f"def {self.fn_name(name)}(o, out):"]
@@ -278,7 +250,6 @@ class _Gen:
         if short in self.memo and cls is not None:
             out = self.memoized(out, short)
         self.functions[name] = out
-        self.interning = outer_interning
 
     def memoized(self, out: list[str], short: str) -> list[str]:
         """Wrap a record function's body: copy the bytes of an object written before (same identity)."""
@@ -298,42 +269,8 @@ class _Gen:
         ]
 
 
-def _interners() -> dict[str, Any]:
-    """Fresh intern tables and the functions that fill them (one set per compiled writer)."""
-    longs: dict[int, bytes] = {}
-    strings: dict[str, bytes] = {}
-
-    def long_interned(value: int) -> bytes:
-        encoded = _zigzag(value)  # validates: raises for a non-integer or out of range
-        if type(value) is int:
-            if len(longs) >= INTERN_SIZE:
-                longs.clear()
-            longs[value] = encoded
-        return encoded
-
-    def string_interned(value: str) -> bytes:
-        data = value.encode()  # AttributeError for a non-string, as the plain path
-        size = len(data)
-        encoded = (bytes((size << 1,)) if size < 64 else _zigzag(size)) + data
-        if type(value) is str and size <= _INTERN_MAX_BYTES:
-            if len(strings) >= INTERN_SIZE:
-                strings.clear()
-            strings[value] = encoded
-        return encoded
-
-    return {
-        "_LONGS": longs,
-        "_STRINGS": strings,
-        "_long_interned": long_interned,
-        "_string_interned": string_interned,
-    }
-
-
 def compile_writer(
-    parsed_schema: Mapping[str, Any],
-    classes: Mapping[str, type],
-    memo: Collection[str] = (),
-    intern: Collection[str] = (),
+    parsed_schema: Mapping[str, Any], classes: Mapping[str, type], memo: Collection[str] = ()
 ) -> Writer:
     """Generate a writer for a top-level record schema (fastavro-parsed, logical types stripped).
 
@@ -341,12 +278,11 @@ def compile_writer(
         parsed_schema: the schema to write; must be a record.
         classes: dataclasses by record short name; a record without one is read from a mapping by key.
         memo: record short names (with a frozen class) whose bytes are remembered by object identity.
-        intern: record short names whose string and long fields are encoded through intern tables.
 
     Raises:
         ValueError: a type or union shape is not supported, or a class lacks a field without a null default.
     """
-    gen = _Gen(classes, memo, intern)
+    gen = _Gen(classes, memo)
     gen.record(parsed_schema)
     source = "\n\n".join("\n".join(lines) for lines in gen.functions.values())
     namespace: dict[str, Any] = {
@@ -356,7 +292,6 @@ def compile_writer(
         "_bad_branch": _bad_branch,
         "_DOUBLE": _DOUBLE,
         "_FLOAT": _FLOAT,
-        **_interners(),
         **gen.globals,
     }
     # Why exec: the generated source is built only from a parsed Avro schema (names are validated Avro

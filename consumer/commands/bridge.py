@@ -33,22 +33,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-import orjson
 from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.bridge import Bridge, BridgeItem
-from consumer.bridge_sources import file_items, queue_records, simulator_items
+from consumer.bridge_sources import directory_records, file_items, simulator_items
 from consumer.bridge_workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
-from consumer.errors import ConfigError
 from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
-from consumer.observability.bridge_metrics import BridgeCollector, BridgeHealth, bridge_metrics_port
-from consumer.observability.health import HealthServer
+from consumer.observability.bridge_metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
 from consumer.simulate import Simulation, SimulationOptions
@@ -178,9 +175,7 @@ def _simulation_options(args: argparse.Namespace) -> SimulationOptions:
     """The simulation options the ``sim_*`` flags describe (``ValueError`` on a bad value)."""
     values = {k[len(_SIM_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(_SIM_PREFIX)}
     options = simulate_command.options_from_args(argparse.Namespace(**values))
-    if args.workers > 1:
-        for index in range(args.workers):
-            shard_options(options, index, args.workers)  # raises ValueError for too small a run
+    shard_options(options, 0, args.workers)  # ValueError now, not in a worker, if the run is too small
     return options
 
 
@@ -273,33 +268,6 @@ def _schema_ids(settings: Settings) -> tuple[int, int]:
     return event_id, queue_id
 
 
-@contextmanager
-def _serve_metrics(settings: Settings, bridge: Bridge, registry: CollectorRegistry) -> Iterator[None]:
-    """/metrics /livez /readyz while a file or simulator run lasts. The port being taken is fatal only
-    when it was configured explicitly: a one-shot import must not fail because another bridge holds the
-    default port."""
-    obs = settings.observability
-    port = bridge_metrics_port(obs)
-    health = BridgeHealth(bridge)
-    server = HealthServer(obs.metrics_host, port, registry, health)
-    try:
-        server.start()
-    except OSError as exc:
-        if "metrics_port" in obs.model_fields_set:
-            raise ConfigError(
-                f"cannot serve metrics on {obs.metrics_host}:{port}: {exc.strerror}",
-                variable="CONVSTREAM_OBSERVABILITY__METRICS_PORT",
-            ) from exc
-        log.warning("metrics not served", extra={"port": port, "error": exc.strerror})
-        yield
-        return
-    health.started = True
-    try:
-        yield
-    finally:
-        server.stop()
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the bridge (see the module docstring for the steps and exit codes)."""
     # Step 1. Settings, usage, and Kafka reachable.
@@ -349,19 +317,11 @@ def run(args: argparse.Namespace) -> int:
                 registry=registry,
                 metrics_port=bridge_metrics_port(settings.observability),
             )
-    with _stop_on_signals(bridge.stop_event), _serve_metrics(settings, bridge, registry):
-        now_ms = int(time.time() * 1000)
-        if args.queues:
-            with open(args.queues, "rb") as lines:
-                records = queue_records(lines, source_name=args.queues, updated_at=now_ms)
-                bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
-        if simulation is not None:
-            # The simulated org's queue directory, so consumers can name the queues of its events.
-            directory = simulation.queue_directory()
-            records = queue_records(
-                (orjson.dumps(q) for q in directory), source_name="<simulator>", updated_at=now_ms
-            )
-            bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
+    with _stop_on_signals(bridge.stop_event), serve_bridge_metrics(settings.observability, bridge, registry):
+        records = directory_records(
+            updated_at=int(time.time() * 1000), path=args.queues, simulation=simulation
+        )
+        bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
         # Step 5. The summary is reported by the bridge; bad lines decide the exit code.
         summary = bridge.run(_items(args, simulation))
     return summary.exit_code

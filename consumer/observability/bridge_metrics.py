@@ -22,7 +22,9 @@ a host.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry
@@ -30,7 +32,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from consumer.bridge import BridgeSummary
-from consumer.observability.health import HealthState
+from consumer.errors import ConfigError
+from consumer.observability.health import HealthServer, HealthState
 from consumer.settings import ObservabilitySettings
 
 __all__ = [
@@ -40,7 +43,10 @@ __all__ = [
     "BridgeHealth",
     "CountingBridge",
     "bridge_metrics_port",
+    "serve_bridge_metrics",
 ]
+
+log = logging.getLogger(__name__)
 
 BRIDGE_METRICS_PORT: Final = 9410
 SKIP_REASONS: Final = ("heartbeat", "system", "unknown_topic")
@@ -131,3 +137,37 @@ class BridgeHealth(HealthState):
         if failed:
             return False, f"{failed} deliveries failed"
         return True, "ok"
+
+
+@contextmanager
+def serve_bridge_metrics(
+    obs: ObservabilitySettings, bridge: CountingBridge, registry: CollectorRegistry, *, port_offset: int = 0
+) -> Iterator[None]:
+    """/metrics /livez /readyz of a file or simulator bridge on its port + ``port_offset`` while the block
+    runs (``port_offset``: the worker index of ``--workers N``).
+
+    The port being taken is fatal only when it was configured explicitly: a one-shot import must not fail
+    because another bridge holds the default port.
+
+    Raises:
+        ConfigError: the explicitly configured port cannot be bound.
+    """
+    port = bridge_metrics_port(obs) + port_offset
+    health = BridgeHealth(bridge)
+    server = HealthServer(obs.metrics_host, port, registry, health)
+    try:
+        server.start()
+    except OSError as exc:
+        if "metrics_port" in obs.model_fields_set:
+            raise ConfigError(
+                f"cannot serve metrics on {obs.metrics_host}:{port}: {exc.strerror}",
+                variable="CONVSTREAM_OBSERVABILITY__METRICS_PORT",
+            ) from exc
+        log.warning("metrics not served", extra={"port": port, "error": exc.strerror})
+        yield
+        return
+    health.started = True
+    try:
+        yield
+    finally:
+        server.stop()

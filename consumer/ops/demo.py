@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-import orjson
 import psycopg
 from psycopg import sql as pgsql
 
@@ -38,7 +37,7 @@ from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.bridge import Bridge, BridgeItem, BridgeSummary
-from consumer.bridge_sources import queue_records, simulator_items
+from consumer.bridge_sources import directory_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.errors import ConvstreamError, TransientError
@@ -281,8 +280,7 @@ def _bridge(settings: Settings, ids: tuple[int, int], options: DemoOptions) -> _
         report=lambda _line: None,
         progress_seconds=0,
     )
-    directory = (orjson.dumps(q) for q in sim.queue_directory())
-    records = queue_records(directory, source_name="<simulator>", updated_at=int(time.time() * 1000))
+    records = directory_records(updated_at=int(time.time() * 1000), simulation=sim)
     bridge.publish_queues(settings.topics.queues, ids[1], encode_queue, records)
     publisher = _Publisher(bridge, paced(simulator_items(sim), options.rate, bridge.stop_event))
     publisher.start()

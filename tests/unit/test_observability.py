@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -11,12 +12,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumer.bridge import BridgeSummary
-from consumer.errors import BrokerUnavailableError, StoreUnavailableError
+from consumer.errors import BrokerUnavailableError, ConfigError, StoreUnavailableError
 from consumer.observability.bridge_metrics import (
     BRIDGE_METRICS_PORT,
     BridgeCollector,
     BridgeHealth,
     bridge_metrics_port,
+    serve_bridge_metrics,
 )
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LagMonitor
@@ -351,3 +353,46 @@ def test_genesys_reconnect_reasons_exist_at_zero(reason: str) -> None:
     GenesysMetrics(registry)
     assert value(registry, "convstream_bridge_websocket_reconnects_total", reason=reason) == 0
     assert value(registry, "convstream_bridge_backfills_total", method="query", outcome="ok") == 0
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 free at the time of the call (loopback)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port: int = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
+def test_bridge_metrics_serve_on_the_port_plus_the_worker_offset() -> None:
+    base = _free_port_pair()
+    obs = ObservabilitySettings(metrics_host="127.0.0.1", metrics_port=base)
+    registry = CollectorRegistry()
+    BridgeCollector(FakeBridge(), "simulator").register(registry)
+    with serve_bridge_metrics(obs, FakeBridge(), registry, port_offset=1):
+        assert _get(base + 1, "/readyz")[0] == 200
+        status, body = _get(base + 1, "/metrics")
+        assert status == 200
+        assert "convstream_bridge_events_published_total" in body
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{base + 1}/livez", timeout=2)
+
+
+def test_bridge_metrics_on_a_taken_configured_port_is_a_config_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        obs = ObservabilitySettings(metrics_host="127.0.0.1", metrics_port=port)
+        with (
+            pytest.raises(ConfigError, match=f"cannot serve metrics on 127.0.0.1:{port}") as caught,
+            serve_bridge_metrics(obs, FakeBridge(), CollectorRegistry()),
+        ):
+            pass
+    assert caught.value.variable == "CONVSTREAM_OBSERVABILITY__METRICS_PORT"

@@ -222,13 +222,13 @@ def _with_participant(participant: Participant) -> ConversationEvent:
     return dataclasses.replace(_GOOD, body=ConversationSnapshot(participants=(participant,)))
 
 
-def test_interned_values_are_exact_after_a_hit() -> None:
+def test_repeated_participant_values_are_exact_and_odd_types_still_raise() -> None:
     comm = Communication(id="c1", state="connected", connected_time=1_735_725_600_000)
     first = Participant(id="p1", name="Agent 001", connected_time=1_735_725_600_000, communications=(comm,))
     again = dataclasses.replace(first, communications=(dataclasses.replace(comm, held=True),))  # new object
     for event in (_with_participant(first), _with_participant(again), _with_participant(first)):
         assert encode_event(event) == encode_event_fastavro(event)
-    # Values equal to interned ones but of another type take the plain path and its errors.
+    # Values equal to ones already written, but of another type, raise or encode as their own type.
     float_time = dataclasses.replace(first, connected_time=1_735_725_600_000.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"expected an integer, got float"):
         encode_event(_with_participant(float_time))
