@@ -1,7 +1,8 @@
 # convstream image: `docker build -t convstream:0.1.0 .`
 # Two stages: the builder installs the package and its pinned dependencies (constraints.txt) into a venv;
 # the final stage copies only that venv onto the same slim base (no compiler, no pip cache, no sources).
-# All dependencies ship manylinux wheels, so the builder needs no build tools either.
+# All dependencies ship manylinux wheels; the builder needs gcc only for the package's own C extension
+# (consumer/codec/_avroread.c, the fast Avro reader), and fails if it did not compile.
 # Base pinned by full tag (major.minor.patch + Debian release); pin the digest too where you can pull it.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -9,12 +10,17 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/convstream
 WORKDIR /src
 # Dependencies first (a layer cached until constraints change), then the package itself.
 COPY pyproject.toml constraints.txt README.md ./
 COPY consumer ./consumer
+# The extension is optional for pip (pyproject.toml); the image must have it, so check.
 RUN /opt/convstream/bin/pip install --constraint constraints.txt . \
+ && /opt/convstream/bin/python -c "import consumer.codec._avroread" \
  && /opt/convstream/bin/pip uninstall --yes pip \
  && /opt/convstream/bin/convstream --version
 

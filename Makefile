@@ -5,14 +5,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
+# The install also compiles the C extension (pyproject.toml ext-modules): a change to its source reinstalls.
+STAMP_INPUTS := pyproject.toml constraints.txt consumer/codec/_avroread.c
+STAMP := $(VENV)/.installed-$(shell cat $(STAMP_INPUTS) 2>/dev/null | sha1sum | cut -c1-12)
 
 .PHONY: help install devstack-up devstack-down lint typecheck unit test demo bench clean helm chaos audit
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): $(STAMP_INPUTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
@@ -34,10 +36,10 @@ typecheck: install ## mypy --strict on consumer/
 	$(VENV)/bin/mypy
 
 unit: install ## unit tests only (nothing external)
-	$(VENV)/bin/pytest tests/unit -q
+	CONVSTREAM_REQUIRE_CEXT=1 $(VENV)/bin/pytest tests/unit -q
 
 test: install devstack-up lint typecheck ## everything CI runs: lint, types, unit, integration, e2e, chaos (bounded)
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/bench tests/chaos
+	CONVSTREAM_REQUIRE_CEXT=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/unit tests/deploy tests/integration tests/e2e tests/bench tests/chaos
 
 chaos: install devstack-up ## the chaos suite at full length (tests/chaos, CONVSTREAM_CHAOS=full) and its results table
 	CONVSTREAM_CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/chaos

@@ -78,9 +78,9 @@ class PipelineConfig:
     group_id: str
     events_topic: str
     queues_topic: str
-    batch_max_events: int = 5000
+    batch_max_events: int = 1000
     batch_max_bytes: int = 8 * 1024 * 1024
-    batch_max_ms: int = 250
+    batch_max_ms: int = 100
     retry_initial_seconds: float = 0.5
     retry_max_seconds: float = 30.0
     wedge_timeout_seconds: float = 300.0

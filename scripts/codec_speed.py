@@ -1,26 +1,35 @@
 """Measure Avro encode/decode speed of a ~600-byte snapshot event (single core, in process).
 
-Usage: .venv/bin/python scripts/codec_speed.py [--seconds 2]
+Usage: .venv/bin/python scripts/codec_speed.py [--seconds 2] [--values VALUES.pkl]
 
 Prints events/s for encode_event (generated writer), encode_event_fastavro (the reference),
-decode_event (writer == reader, the hot path), decode_event with
-writer->reader resolution (an older writer schema), and frame+split.
+decode_event (writer == reader, the hot path) with the default reader engine and with each engine
+(``decode_c_…``: the C extension, null when it is not built; ``decode_python_…``: the generated Python
+reader), decode_event with writer->reader resolution (an older writer schema), and frame+split.
+
+``--values``: a pickled list of Confluent-framed record values (e.g. taken from the real topic); adds the
+CPU µs per record of decode_event on their payloads with each engine (``values_…`` keys).
 CPU time of this process is measured (other load on the machine distorts less). Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
+import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from fastavro import schemaless_writer
 
 from consumer.codec import avro as codec_avro
 from consumer.codec.avro import decode_event, encode_event, encode_event_fastavro
+from consumer.codec.fastread import C_AVAILABLE, Engine, Reader, compile_reader
 from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, current, parse, schema_text
 from consumer.codec.wire import frame, split
 from consumer.domain.events import Communication, ConversationEvent, ConversationSnapshot, Participant
@@ -119,9 +128,49 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
     return n / elapsed
 
 
+@contextlib.contextmanager
+def reader_engine(engine: Engine) -> Iterator[None]:
+    """Make decode_event's hot path use ``engine`` (swaps the codec's cached reader: fine in a script)."""
+    writer = current(CONVERSATION_EVENT)
+    reader: Reader = compile_reader(writer.parsed, codec_avro._DOMAIN_CLASSES, engine=engine)
+    original = codec_avro._fast_event_reader
+    codec_avro._fast_event_reader = lambda fingerprint: reader  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        codec_avro._fast_event_reader = original
+
+
+def engines() -> list[Engine]:
+    return ["c", "python"] if C_AVAILABLE else ["python"]
+
+
+def values_us_per_record(path: Path) -> dict[str, Any]:
+    """CPU µs per record of decode_event on the payloads of real framed values, for each engine."""
+    with path.open("rb") as f:
+        values: list[bytes] = pickle.load(f)  # noqa: S301 - the caller's own measurement file
+    payloads = [split(v)[1] for v in values]
+    writer = current(CONVERSATION_EVENT)
+    out: dict[str, Any] = {
+        "values_records": len(payloads),
+        "values_payload_bytes_avg": round(sum(map(len, payloads)) / len(payloads)),
+    }
+    for engine in engines():
+        with reader_engine(engine):
+            best = float("inf")
+            for _ in range(3):  # best of 3: the least disturbed by other load
+                start = time.process_time()
+                for payload in payloads:
+                    decode_event(payload, writer)
+                best = min(best, time.process_time() - start)
+        out[f"values_decode_{engine}_us_per_record"] = round(best / len(payloads) * 1e6, 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--values", type=Path, help="a pickled list of Confluent-framed record values")
     args = parser.parse_args()
     event = sample_event()
     writer = current(CONVERSATION_EVENT)
@@ -131,15 +180,26 @@ def main() -> None:
     old_payload = encode_with(old, event)
     assert decode_event(old_payload, old) == dataclasses.replace(event, correlation_id=None)
     framed = frame(42, payload)
+    per_engine: dict[str, Any] = {"decode_c_events_per_s": None}
+    for engine in engines():
+        with reader_engine(engine):
+            assert decode_event(payload, writer) == event
+            per_engine[f"decode_{engine}_events_per_s"] = round(
+                rate(lambda: decode_event(payload, writer), args.seconds)
+            )
     results = {
         "payload_bytes": len(payload),
         "encode_events_per_s": round(rate(lambda: encode_event(event), args.seconds)),
         "encode_fastavro_events_per_s": round(rate(lambda: encode_event_fastavro(event), args.seconds)),
         "decode_events_per_s": round(rate(lambda: decode_event(payload, writer), args.seconds)),
+        "decode_c_available": C_AVAILABLE,
+        **per_engine,
         "decode_resolving_events_per_s": round(rate(lambda: decode_event(old_payload, old), args.seconds)),
         "frame_split_per_s": round(rate(lambda: split(frame(42, payload)), args.seconds)),
         "split_only_per_s": round(rate(lambda: split(framed), args.seconds)),
     }
+    if args.values is not None:
+        results.update(values_us_per_record(args.values))
     print(json.dumps(results, indent=2))
 
 

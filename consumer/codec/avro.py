@@ -431,3 +431,8 @@ def decode_value(value: bytes | None, writer_schema: Callable[[int], AvroSchema]
         exc.raw = value
         exc.schema_id = schema_id
         raise
+
+
+def warm_up_decoder() -> None:
+    """Build the current schema's fast reader now, so the first record does not wait for it."""
+    _fast_event_reader(current(CONVERSATION_EVENT).fingerprint)

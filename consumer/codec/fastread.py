@@ -1,36 +1,73 @@
-"""A specialised Avro binary reader generated from a schema, building the domain dataclasses directly.
+"""A specialised Avro binary reader built from a schema, creating the domain dataclasses directly.
 
 Why: fastavro's generic reader costs ~0.5 µs per field plus a dict per record, and the snapshot schema has
-over a hundred fields per event; the consumer's decode budget is a few tens of µs per event. This module
-turns a parsed writer schema into straight-line Python (one function per record type, varints inlined for
-the common one-byte case) that reads the bytes once and calls the dataclass constructors.
+over a hundred fields per event; the consumer's decode budget is a few tens of µs per event. Two engines:
+
+- ``"c"``: the C extension ``consumer.codec._avroread`` interprets a program built once from the schema
+  (:mod:`consumer.codec.fastread_program`); a few µs per ~1 KB event. Built by ``pip install`` (optional,
+  ``pyproject.toml``: an install without a C compiler still works).
+- ``"python"``: straight-line Python generated from the schema (one function per record type, varints
+  inlined for the common one-byte case); the fallback, and the reference the C engine is tested against.
+
+``compile_reader(..., engine="auto")`` (the default) uses C when the extension is built and the schema is
+not recursive, else Python; :data:`C_AVAILABLE` says whether it is built.
 
 Guarantees:
 
-- Reads exactly the Avro binary encoding of the schema it was generated from; the output is what
+- Reads exactly the Avro binary encoding of the schema it was built from; the output is what
   ``fastavro.schemaless_reader`` + dict-to-dataclass conversion would give (property-tested in
-  ``tests/unit/codec/test_avro.py``).
+  ``tests/unit/codec/test_avro.py``), and both engines give equal values of the same types and raise the
+  same exception types on the same input (``tests/unit/codec/test_avroread.py``).
 - Records map to the dataclasses of the same short name; a field of the schema the dataclass does not have
   is read and dropped; a dataclass field the schema does not have keeps its dataclass default; a null in a
-  field whose dataclass default is not None (tuples, maps) becomes that default; arrays become tuples.
-- Truncated input, lengths past the end, bad union indexes and invalid UTF-8 raise ``EOFError`` /
-  ``ValueError`` / ``IndexError``; the caller translates them. Trailing bytes are reported by the caller.
+  field whose dataclass default is not None (tuples, maps) becomes that default (a fresh ``dict`` per
+  record); arrays become tuples. The rules live in :mod:`consumer.codec.fastread_program`.
+- Truncated input, lengths past the end, bad union or enum indexes, varints over 10 bytes and invalid
+  UTF-8 raise ``EOFError`` / ``IndexError`` / ``ValueError`` / ``struct.error``; the caller translates
+  them. Trailing bytes are reported by the caller.
+- A schema the readers do not support raises ``ValueError`` when compiling, never at read time.
 
-Only used when the writer schema is identical (same Parsing Canonical Form) to the one it was generated
+Only used when the writer schema is identical (same Parsing Canonical Form) to the one it was built
 from; other writers go through fastavro's schema resolution. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-__all__ = ["Reader", "compile_reader"]
+from consumer.codec.fastread_program import (
+    NullDefault,
+    Program,
+    RecursiveSchemaError,
+    build_program,
+    domain_class,
+    missing_default,
+    null_default,
+)
+
+__all__ = ["C_AVAILABLE", "Engine", "Reader", "compile_reader"]
 
 #: ``reader(buf) -> (value, end_position)``
 Reader = Callable[[bytes], tuple[Any, int]]
+#: ``"c"``, ``"python"``, or ``"auto"``: C when built (and the schema is not recursive), else Python.
+Engine = Literal["auto", "c", "python"]
+
+
+def _load_c_reader() -> Callable[[Program, bytes], tuple[Any, int]] | None:
+    try:
+        from consumer.codec._avroread import read
+    except ImportError:  # not built (installed without a C compiler): the Python engine is used
+        return None
+    return read
+
+
+_C_READ: Final = _load_c_reader()
+#: Whether the C engine (``consumer.codec._avroread``) is built and importable.
+C_AVAILABLE: Final = _C_READ is not None
 
 _DOUBLE: Final = struct.Struct("<d")
 _FLOAT: Final = struct.Struct("<f")
@@ -105,6 +142,8 @@ class _Gen:
             out.append(f"{ind}{target}, pos = {self.fn_name(schema['name'])}(buf, pos)")
         elif kind == "enum":
             self.long(out, ind, "n")
+            # A negative index must not pick a symbol from the end (Python indexing).
+            out.append(f"{ind}if n < 0: raise IndexError(f'enum index {{n}} out of range')")
             out.append(f"{ind}{target} = {tuple(schema['symbols'])!r}[n]")
         elif kind == "fixed":
             out += [
@@ -164,11 +203,7 @@ class _Gen:
         if name in self.functions:
             return
         self.functions[name] = []  # placeholder: recursive schemas refer to the function by name
-        cls = self.classes.get(name.rsplit(".", 1)[-1])
-        if cls is None:
-            raise ValueError(f"no domain class for record {name}")
-        if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-            raise ValueError(f"{cls.__name__} must be a slots dataclass without __post_init__")
+        cls = domain_class(self.classes, name)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         # Why not cls(**kwargs): a frozen dataclass __init__ goes through object.__setattr__ per field; the
         # slot descriptors set the same slots in half the time. Every slot is set exactly once below.
@@ -179,14 +214,12 @@ class _Gen:
             domain_field = fields.pop(avro_field["name"], None)
             if domain_field is None:
                 continue  # a field the domain does not know: read past it
-            default = _domain_default(domain_field)
+            default = _default_source(null_default(domain_field))
             if default is not None:
                 out.append(f"    if {target} is None: {target} = {default}")
             out.append(f"    {self.setter(cls, domain_field.name)}(o, {target})")
         for missing in fields.values():
-            default = _domain_default(missing)
-            if default is None and missing.default is dataclasses.MISSING:
-                raise ValueError(f"{name} lacks {missing.name}, which {cls.__name__} requires")
+            default = _default_source(missing_default(name, cls, missing))
             out.append(f"    {self.setter(cls, missing.name)}(o, {default or 'None'})")
         out.append("    return o, pos")
         self.functions[name] = out
@@ -197,26 +230,48 @@ class _Gen:
         return key
 
 
-def _domain_default(f: dataclasses.Field[Any]) -> str | None:
-    if f.default_factory is not dataclasses.MISSING:
-        factory: Any = f.default_factory
-        return f"{factory.__name__}()"
-    if f.default is dataclasses.MISSING or f.default is None:
+def _default_source(default: NullDefault | None) -> str | None:
+    """The expression the generated code evaluates for a default (a factory is called each time)."""
+    if default is None:
         return None
-    return repr(f.default)
+    if default.factory is not None:
+        factory: Any = default.factory
+        return f"{factory.__name__}()"
+    return repr(default.value)
 
 
-def compile_reader(parsed_schema: Mapping[str, Any], classes: Mapping[str, type]) -> Reader:
-    """Generate a reader for a top-level record schema (fastavro-parsed, logical types stripped).
+def compile_reader(
+    parsed_schema: Mapping[str, Any], classes: Mapping[str, type], *, engine: Engine = "auto"
+) -> Reader:
+    """A reader for a top-level record schema (fastavro-parsed, logical types stripped).
 
     Args:
         parsed_schema: the writer schema; must be a record.
         classes: dataclasses by record short name, e.g. ``{"ConversationEvent": ConversationEvent, …}``.
+        engine: ``"c"``, ``"python"``, or ``"auto"`` (C when built and the schema is not recursive).
 
     Raises:
-        ValueError: a record has no domain class, or a type is not supported.
+        ValueError: a record has no domain class, or a type is not supported (RecursiveSchemaError with
+            ``engine="c"`` for a record that contains itself).
+        RuntimeError: ``engine="c"`` but the extension is not built.
     """
+    if engine != "python":
+        if _C_READ is None:
+            if engine == "c":
+                raise RuntimeError("the C Avro reader (consumer.codec._avroread) is not built")
+        else:
+            try:
+                # partial, not a closure: no Python frame per call on the hot path.
+                return functools.partial(_C_READ, build_program(parsed_schema, classes))
+            except RecursiveSchemaError:
+                if engine == "c":
+                    raise
+    return _compile_python(parsed_schema, classes)
+
+
+def _compile_python(parsed_schema: Mapping[str, Any], classes: Mapping[str, type]) -> Reader:
     gen = _Gen(classes)
+    gen.named.update(parsed_schema.get("__named_schemas", {}))  # enums and fixed used by name
     gen.record(parsed_schema)
     source = "\n\n".join("\n".join(lines) for lines in gen.functions.values())
     namespace: dict[str, Any] = {

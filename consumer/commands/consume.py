@@ -32,6 +32,7 @@ from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
+from consumer.codec.avro import warm_up_decoder
 from consumer.dlq import DeadLetterQueue
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.gctuning import tune_gc_for_batches
@@ -274,6 +275,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
             ) from exc
         stack.callback(server.stop)
         # Step 4.
+        warm_up_decoder()
         tune_gc_for_batches()
         signals.running(pipeline)
         log.info(

@@ -91,13 +91,25 @@ def test_flushes_at_max_bytes() -> None:
     a = adapter([Msg(i) for i in range(100)])  # 101 bytes each
     records = a.poll_batch(max_events=1000, max_bytes=2000, max_ms=10_000)
     assert 2000 <= sum(r.size for r in records) < 2000 + 10 * 101
-    assert len(records) == 20
+    assert len(records) == 21  # one (the first record is asked for alone), then two chunks of 10
 
 
 def test_flushes_after_max_ms_from_the_first_record() -> None:
     a = adapter([Msg(i) for i in range(1000)], per_call=1, call_seconds=0.05)
     records = a.poll_batch(max_events=1000, max_bytes=10**9, max_ms=200)
     assert 3 <= len(records) <= 5
+
+
+def test_asks_for_one_record_first_so_the_window_starts_when_data_arrives() -> None:
+    # librdkafka's consume(n, timeout) blocks until it has n messages or the timeout passed: asking for a
+    # full chunk first would hold a lone record back for max_ms before its own max_ms window even began.
+    a = adapter([Msg(i) for i in range(5)])
+    records = a.poll_batch(max_events=1000, max_bytes=10**9, max_ms=250)
+    assert [r.offset for r in records] == [0, 1, 2, 3, 4]
+    calls = a._consumer.calls  # type: ignore[union-attr]
+    assert calls[0] == (1, 0.25)
+    assert calls[1][0] == 999
+    assert calls[1][1] == pytest.approx(0.25)  # the window restarts at the first record (fake clock)
 
 
 def test_returns_empty_after_waiting_max_ms_for_a_first_record() -> None:
