@@ -8,7 +8,9 @@ changed" with ``is``.
 Speed (``scripts/fold_speed.py``): most participants of a whole-conversation snapshot re-state exactly
 what the state already knows. :func:`apply_snapshot` recognizes that with C-level tuple comparisons
 before building anything, and then only moves the participant's ``rkey`` (one small object, sharing the
-stored values, keys and communications). Everything else goes through :func:`merge_participant`.
+stored values, keys and communications). A replay (events the state already holds, so not newer than
+``rkey``) is recognized by :func:`_restated` from comparisons alone, keeping the stored participant.
+Everything else goes through :func:`merge_participant`.
 
 Pure module.
 """
@@ -263,6 +265,59 @@ def _take_newer_comms(
     return old if out is None else out
 
 
+def _known_as(values: Values, keys: Keys, new: Values, key: OrderKey, rkey: OrderKey) -> bool:
+    """True when :func:`_merge_relative` of ``new`` at ``key`` (with ``rkey`` unchanged) takes nothing.
+
+    Every field ``new`` sets is either known from a newer key, or from this very key with this very value
+    (re-taking it leaves value and key as they are: an explicit key never equals ``rkey``).
+    """
+    if keys.count(None) == len(keys):  # all implicit (the usual case): every known field is from rkey
+        if key < rkey:
+            return _covers(new, values)  # older: nothing is taken unless it is a field not known yet
+        if new == values:
+            return True
+    for v, k, n in zip(values, keys, new, strict=True):
+        if n is None:
+            continue
+        if k is None:
+            if v is None:
+                return False  # a field not known yet would be learned
+            k = rkey
+        if key < k or (key == k and n == v):
+            continue
+        return False
+    return True
+
+
+def _restated(
+    old: ParticipantState, values: Values, comms: Comms, attributes: Mapping[str, str], key: OrderKey
+) -> bool:
+    """True when merging this snapshot participant (not newer than ``old.rkey``) would change nothing.
+
+    The replay case: an event already folded arrives again. :func:`merge_participant` would rebuild the
+    participant field by field and find it equal; this decides the same from comparisons alone, so the
+    caller keeps ``old`` (the very same object, as the module promises for merges that take nothing).
+    """
+    rkey = old.rkey
+    if rkey is None or key > rkey:
+        return False
+    if not _known_as(old.values, old.keys, values, key, rkey):
+        return False
+    known = old.communications
+    for cid, new in comms:
+        c = known.get(cid)
+        if c is None or terminal(c.terminal, new[1]) != c.terminal:
+            return False
+        if not _known_as(c.values, c.keys, new, key, rkey):
+            return False
+    stored = old.attributes
+    for name, value in attributes.items():
+        prev = stored.get(name)
+        if prev is None or key > prev[1] or (key == prev[1] and value != prev[0]):
+            return False
+    return True
+
+
 def apply_snapshot(
     participants: Mapping[str, ParticipantState], body: ConversationSnapshot, key: OrderKey
 ) -> tuple[Mapping[str, ParticipantState], bool]:
@@ -282,6 +337,8 @@ def apply_snapshot(
         merged = _take_newer(prev, pid, values, p, key)
         if merged is None:
             comms = [(c.id, _COMM_VALUES(c)) for c in p.communications]
+            if prev is not None and _restated(prev, values, comms, p.attributes, key):
+                continue
             merged = merge_participant(prev, pid, (values, comms, p.attributes, False), key)
             if merged is prev:
                 continue

@@ -107,21 +107,32 @@ def _key(keys: list[OrderKey], index: Any) -> OrderKey:
     return keys[index]
 
 
-def _value(v: Any) -> Value:
-    if v is None or isinstance(v, str | int | float | bool):
-        return v
-    raise ValueError(f"bad register value {v!r}")
+#: Field name -> position, per register tuple (``tuple.index`` per stored field was a linear search).
+_POSITIONS: Final[dict[tuple[str, ...], dict[str, int]]] = {
+    fields: {name: i for i, name in enumerate(fields)}
+    for fields in (PARTICIPANT_FIELDS, COMMUNICATION_FIELDS, FACT_FIELDS)
+}
+_SCALARS: Final = frozenset({str, int, float, bool})
 
 
 def _registers_from(
     fields: tuple[str, ...], data: Mapping[str, Any], keys: list[OrderKey]
 ) -> tuple[Values, Keys]:
+    # _value and _key inlined: this runs for every stored field of every state a batch loads.
+    positions = _POSITIONS[fields]
+    count = len(keys)
     values: list[Value] = [None] * len(fields)
     ks: list[OrderKey | None] = [None] * len(fields)
     for name, (v, k) in data.items():
-        i = fields.index(name)
-        values[i] = _value(v)
-        ks[i] = _key(keys, k)
+        i = positions.get(name)
+        if i is None:
+            raise ValueError(f"unknown register {name!r}")
+        if v is not None and type(v) not in _SCALARS:
+            raise ValueError(f"bad register value {v!r}")
+        if type(k) is not int or not 0 <= k < count:
+            raise ValueError(f"bad order-key index {k!r}")
+        values[i] = v
+        ks[i] = keys[k]
     return tuple(values), tuple(ks)
 
 

@@ -396,3 +396,14 @@ def test_generated_reader_agrees_with_fastavro(event: ConversationEvent) -> None
     payload = encode_event(event)
     assert decode_event(payload, WRITER) == event
     assert decode_with_fastavro(payload) == event
+
+
+
+def test_warm_up_decoder_builds_the_current_schemas_reader_before_any_record() -> None:
+    # The consumer calls it at start-up so the first record does not pay for building the reader.
+    avro._fast_event_reader.cache_clear()
+    avro.warm_up_decoder()
+    assert avro._fast_event_reader.cache_info().currsize == 1
+    event = decode_event(encode_event(envelope(FULL_SNAPSHOT)), current(CONVERSATION_EVENT))
+    assert avro._fast_event_reader.cache_info().hits >= 1
+    assert event == envelope(FULL_SNAPSHOT)

@@ -47,6 +47,12 @@ def test_empty_state_round_trip() -> None:
         lambda d: d["facts"].__setitem__("no_such_fact", ["t", 0]),
         lambda d: d.__setitem__("last_event_at", "yesterday"),
         lambda d: d["facts"].__setitem__("external_tag", [["nested"], 0]),
+        lambda d: d["facts"].__setitem__("external_tag", ["t", True]),
+        lambda d: d["facts"].__setitem__("external_tag", ["t", "0"]),
+        lambda d: d["facts"].__setitem__("external_tag", ["t", -1]),
+        lambda d: d["participants"]["p-cust"]["fields"].__setitem__("purpose", [{"a": 1}, 0]),
+        lambda d: d["participants"]["p-cust"]["fields"].__setitem__("no_such_field", ["x", 0]),
+        lambda d: d["participants"]["p-cust"]["communications"]["c1"]["fields"].update(state=["x", 7]),
     ],
 )
 def test_malformed_documents_raise_value_error(mutate: object) -> None:
