@@ -31,7 +31,6 @@ from consumer.domain.state import (
     ParticipantState,
     Value,
     Values,
-    effective_key,
 )
 
 __all__ = ["STATE_FORMAT", "state_from_json", "state_to_json"]
@@ -57,9 +56,11 @@ def _registers(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, v, k in zip(fields, values, keys, strict=True):
-        key = effective_key(v, k, rkey)
-        if key is not None:
-            out[name] = [v, intern(key)]
+        if k is None:  # effective_key, inlined (every field of every written state passes here)
+            if v is None or rkey is None:
+                continue
+            k = rkey
+        out[name] = [v, intern(k)]
     return out
 
 
