@@ -33,6 +33,7 @@ from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
 from consumer.codec.avro import warm_up_decoder
+from consumer.codec.fastread import C_AVAILABLE
 from consumer.dlq import DeadLetterQueue
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.gctuning import tune_gc_for_batches
@@ -276,6 +277,11 @@ def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
         stack.callback(server.stop)
         # Step 4.
         warm_up_decoder()
+        if not C_AVAILABLE:
+            log.warning(
+                "the C Avro reader is not built; decoding with the pure-Python reader (about 7x slower). "
+                "Reinstall with a C compiler present (README: Consuming fast)."
+            )
         tune_gc_for_batches()
         signals.running(pipeline)
         log.info(
