@@ -3,13 +3,15 @@
 Steps (SIGTERM/SIGINT are handled from the very start: during steps 1-3 a signal abandons the start-up,
 closing what was opened, and exits 0 without printing totals):
 
-1. Load the settings (environment only), configure JSON logging, register secrets.
+1. Load the settings (environment only), configure JSON logging, register secrets, fix glibc's malloc
+   thresholds (:mod:`consumer.memtuning`: RSS).
 2. Reach Postgres and Kafka (exit 4 when either cannot be reached); in bounded mode capture the end
    offsets of every partition of the events and queues topics.
 3. Start the lag monitor (:mod:`consumer.observability.lag`: lag gauges and dependency reachability from
    its own thread and connections, so they stay true while the loop is idle or stuck), then serve
    ``/metrics``, ``/livez``, ``/readyz`` on the observability port (default 9400; 0: any free port).
-4. Run the pipeline (:mod:`consumer.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
+4. Build the Avro reader, tune the GC (:mod:`consumer.gctuning`), then run the pipeline
+   (:mod:`consumer.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
    exit 0 within ``shutdown_grace_seconds``) or, with ``--until-end``, until every captured end offset is
    committed in Postgres (exit 0).
 5. Print the totals as one JSON line on stdout.
@@ -37,6 +39,7 @@ from consumer.codec.fastread import C_AVAILABLE
 from consumer.dlq import DeadLetterQueue
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.gctuning import tune_gc_for_batches
+from consumer.memtuning import tune_malloc_for_rss
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LAG_MONITOR_SECONDS, LagMonitor
 from consumer.observability.lag_kafka import KafkaLagReader
@@ -248,7 +251,9 @@ def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
     _register_secrets(settings)
     obs = settings.observability
     configure_logging(obs.log_level, obs.log_format)
-    log.info("consumer starting up", extra={"group_id": args.group_id or settings.consumer.group_id})
+    malloc_tuned = tune_malloc_for_rss()
+    group = args.group_id or settings.consumer.group_id
+    log.info("consumer starting up", extra={"group_id": group, "malloc_tuned": malloc_tuned})
     with ExitStack() as stack:
         prom = CollectorRegistry()
         metrics = ConsumerMetrics.create(prom)
