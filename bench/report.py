@@ -311,8 +311,10 @@ METHOD = [
     "per record, nothing else (bench/ceiling.py).",
     "- Naive: bench/naive.py, one message at a time: decode, `SELECT state`, fold, the same guarded upsert "
     "statement, Postgres COMMIT, synchronous Kafka commit; same tables, time-boxed.",
-    "- Memory: VmRSS of the one-process consumer sampled every second alongside `count(*)` of the table; "
-    "reported at the first sample with ≥ 10 k / 100 k rows (distinct conversations).",
+    "- Memory: VmRSS of the one-process consumer sampled every second alongside `count(*)` of the table. "
+    "The RSS at 10 k / 100 k rows (distinct conversations) is the median of the 11 samples around the first "
+    "one with that many rows: the allocator saw-tooths by ~30 MB with a ~10 s period, so one sample mostly "
+    "says where on a tooth it fell (the single samples are in the JSON). The peak is the highest sample.",
     "- Replay: `convstream replay --to-earliest --execute` on the one-process run's group, then "
     "`consume --until-end` again (logic unchanged: 0 rows rewritten expected).",
     "- Latency: the bridge has no pacing option, so the harness republishes the pre-loaded records (already "
