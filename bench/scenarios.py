@@ -188,7 +188,7 @@ def memory_from(run: dict[str, Any], marks: tuple[int, ...]) -> dict[str, Any]:
     """RSS at each mark of distinct conversations: the median of the samples around the first sample that
     reached it (``MEMORY_WINDOW`` on each side); the single sample is kept as ``rss_mb_sample_at_<mark>``.
 
-    The process may exit between the last sample and the last rows: a mark not reached takes the last
+    The process may exit between the last sample and the last rows: a mark not reached takes the first
     sample within 10 % of it (its row count is recorded next to it).
     """
     samples = run["rss_samples"]
@@ -201,7 +201,7 @@ def memory_from(run: dict[str, Any], marks: tuple[int, ...]) -> dict[str, Any]:
         index = next((i for i, s in enumerate(samples) if s[2] >= mark), None)
         if index is None:
             near = [i for i, s in enumerate(samples) if s[2] >= 0.9 * mark]
-            index = near[-1] if near else None
+            index = near[0] if near else None
         if index is None:
             out[f"rss_mb_at_{mark}"] = None
             out[f"conversations_at_{mark}_sample"] = None

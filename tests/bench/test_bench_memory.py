@@ -27,7 +27,7 @@ def test_growth_shows_through_the_median() -> None:
     assert MEMORY_WINDOW >= 1
 
 
-def test_a_mark_not_reached_takes_the_last_sample_within_ten_percent_or_none() -> None:
-    out = memory_from(_run([100.0, 101.0, 102.0, 103.0], 30_000), (100_000, 1_000_000))
-    assert out["conversations_at_100000_sample"] == 90_000
+def test_a_mark_not_reached_takes_the_first_sample_within_ten_percent_or_none() -> None:
+    out = memory_from(_run([100.0, 101.0, 102.0, 103.0, 104.0], 23_000), (100_000, 1_000_000))
+    assert out["conversations_at_100000_sample"] == 92_000
     assert out["rss_mb_at_1000000"] is None
