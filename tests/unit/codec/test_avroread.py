@@ -23,7 +23,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import codec_strategies
 import pytest
+from codec_strategies import LONG_MAX, LONG_MIN, longs, text, with_nan
 from fastavro import parse_schema, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,7 +36,6 @@ from consumer.codec.fastread import Reader, compile_reader
 from consumer.codec.fastread_program import RecursiveSchemaError, build_program
 from consumer.codec.schemas import CONVERSATION_EVENT, current
 from consumer.domain.events import (
-    Communication,
     ConversationEvent,
     ConversationSnapshot,
     DetailEvent,
@@ -46,7 +47,6 @@ from consumer.simulate import Simulation, SimulationOptions
 
 REQUIRE_C = os.environ.get("CONVSTREAM_REQUIRE_CEXT") == "1"
 WRITER = current(CONVERSATION_EVENT)
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 
 def _require_c() -> None:
@@ -118,47 +118,7 @@ def event_readers() -> tuple[Reader, Reader]:
 
 # ------------------------------------------------------------------------------------ events
 
-text = (
-    st.text(max_size=8) | st.text(min_size=60, max_size=200) | st.sampled_from(["", "é", "日本語🎧", "\x00"])
-)
-longs = st.integers(min_value=LONG_MIN, max_value=LONG_MAX) | st.sampled_from(
-    [0, -1, 63, -64, 64, -65, 8191, 8192, LONG_MIN, LONG_MAX, 1_735_718_405_910]
-)
-doubles = st.floats() | st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324])
-_BY_ANNOTATION: dict[str, st.SearchStrategy[Any]] = {
-    "str": text,
-    "str | None": st.none() | text,
-    "int": longs,
-    "int | None": st.none() | longs,
-    "bool | None": st.none() | st.booleans(),
-    "float | None": st.none() | doubles,
-    "Mapping[str, str]": st.dictionaries(text, text, max_size=4),
-    "tuple[str, ...]": st.lists(text, max_size=3).map(tuple),
-}
-
-
-def _builds(cls: type, nested: dict[str, st.SearchStrategy[Any]] | None = None) -> st.SearchStrategy[Any]:
-    nested = nested or {}
-    kwargs = {
-        f.name: nested[f.name] if f.name in nested else _BY_ANNOTATION[str(f.type)]
-        for f in dataclasses.fields(cls)
-    }
-    return st.builds(cls, **kwargs)
-
-
-_participants = _builds(
-    Participant, {"communications": st.lists(_builds(Communication), max_size=3).map(tuple)}
-)
-events = _builds(
-    ConversationEvent,
-    {
-        "source": st.sampled_from(["notifications", "eventbridge", "analytics", "simulator", "file"]),
-        "body": _builds(
-            ConversationSnapshot, {"participants": st.lists(_participants, max_size=3).map(tuple)}
-        )
-        | _builds(DetailEvent),
-    },
-)
+events = codec_strategies.events(doubles=with_nan)
 
 
 @settings(max_examples=300, deadline=None)
@@ -304,7 +264,7 @@ EVERY_SCHEMA = {
 }
 
 leaf_dicts = st.fixed_dictionaries(
-    {"name": text, "flag": st.none() | st.booleans(), "dropped": st.none() | st.lists(doubles, max_size=2)}
+    {"name": text, "flag": st.none() | st.booleans(), "dropped": st.none() | st.lists(with_nan, max_size=2)}
 )
 every_dicts = st.fixed_dictionaries(
     {
@@ -312,7 +272,7 @@ every_dicts = st.fixed_dictionaries(
         "i": st.integers(min_value=-(2**31), max_value=2**31 - 1),
         "l": longs,
         "f": st.floats(width=32),
-        "d": doubles,
+        "d": with_nan,
         "s": text,
         "raw": st.binary(max_size=70),
         "color": st.sampled_from(["RED", "GREEN", "BLUE"]),

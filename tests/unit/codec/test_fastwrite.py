@@ -7,7 +7,9 @@ import io
 import math
 from typing import Any
 
+import codec_strategies
 import pytest
+from codec_strategies import LONG_MAX, LONG_MIN, finite_or_infinite, ids, longs, text
 from fastavro import schemaless_reader
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,59 +34,8 @@ from consumer.domain.events import (
 )
 
 WRITER = current(CONVERSATION_EVENT)
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
-# Unicode of every plane (surrogates excluded: they are not valid UTF-8, both writers reject them), long
-# strings (multi-byte length varints) and the one-byte/two-byte varint boundaries of ints.
-text = (
-    st.text(max_size=8) | st.text(min_size=60, max_size=200) | st.sampled_from(["", "é", "日本語🎧", "\x00"])
-)
-longs = (
-    st.integers(min_value=LONG_MIN, max_value=LONG_MAX)
-    | st.sampled_from(
-        [0, -1, 63, -64, 64, -65, 8191, 8192, LONG_MIN, LONG_MAX, 1_735_718_405_910, -1_735_718_405_910]
-    )
-    | st.integers(min_value=2**34, max_value=2**42)
-)
-doubles = st.floats(allow_nan=False) | st.sampled_from([0.0, -0.0, math.inf, -math.inf, 5e-324, 4.25])
-maps = st.dictionaries(text, text, max_size=4)
-ids = text.filter(lambda s: bool(s) and "\x00" not in s)  # decode_event rejects empty or NUL ids
-
-_BY_ANNOTATION: dict[str, st.SearchStrategy[Any]] = {
-    "str": text,
-    "str | None": st.none() | text,
-    "int": longs,
-    "int | None": st.none() | longs,
-    "bool | None": st.none() | st.booleans(),
-    "float | None": st.none() | doubles,
-    "Mapping[str, str]": maps,
-    "tuple[str, ...]": st.lists(text, max_size=3).map(tuple),
-}
-
-
-def _builds(cls: type, nested: dict[str, st.SearchStrategy[Any]] | None = None) -> st.SearchStrategy[Any]:
-    """Every field of ``cls`` drawn (optional ones null or set), nested types from ``nested``."""
-    nested = nested or {}
-    kwargs = {
-        f.name: nested[f.name] if f.name in nested else _BY_ANNOTATION[str(f.type)]
-        for f in dataclasses.fields(cls)
-    }
-    return st.builds(cls, **kwargs)
-
-
-communications = _builds(Communication)
-participants = _builds(Participant, {"communications": st.lists(communications, max_size=3).map(tuple)})
-snapshots = _builds(ConversationSnapshot, {"participants": st.lists(participants, max_size=3).map(tuple)})
-details = _builds(DetailEvent)
-events = _builds(
-    ConversationEvent,
-    {
-        "event_id": ids,
-        "conversation_id": ids,
-        "source": st.sampled_from(["notifications", "eventbridge", "analytics", "simulator", "file"]),
-        "body": snapshots | details,
-    },
-)
+events = codec_strategies.events(doubles=finite_or_infinite, event_ids=ids)
 
 
 def _read_with_fastavro(payload: bytes) -> ConversationEvent:
