@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
 from consumer.adapters.postgres_types import BatchWrite, Unwritable, WriteResult
@@ -71,6 +71,11 @@ class Sink:
     dead_letters: DeadLetters
 
 
+def _default(name: str) -> Any:
+    """The default of ``ConsumerSettings.<name>`` (class metadata: no environment is read)."""
+    return ConsumerSettings.model_fields[name].default
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
     """The loop's knobs (from ``ConsumerSettings`` and ``TopicSettings``)."""
@@ -78,13 +83,14 @@ class PipelineConfig:
     group_id: str
     events_topic: str
     queues_topic: str
-    batch_max_events: int = 1000
-    batch_max_bytes: int = 8 * 1024 * 1024
-    batch_max_ms: int = 100
-    retry_initial_seconds: float = 0.5
-    retry_max_seconds: float = 30.0
-    wedge_timeout_seconds: float = 300.0
-    shutdown_grace_seconds: float = 25.0
+    # Defaults: the settings' own (one source of truth), so a test's config is what a process gets.
+    batch_max_events: int = _default("batch_max_events")
+    batch_max_bytes: int = _default("batch_max_bytes")
+    batch_max_ms: int = _default("batch_max_ms")
+    retry_initial_seconds: float = _default("retry_initial_seconds")
+    retry_max_seconds: float = _default("retry_max_seconds")
+    wedge_timeout_seconds: float = _default("wedge_timeout_seconds")
+    shutdown_grace_seconds: float = _default("shutdown_grace_seconds")
     lag_refresh_seconds: float = 5.0
 
     @classmethod
