@@ -73,7 +73,7 @@ def load(stack: Stack, sizes: Sizes) -> dict[str, Any]:
         env["CONVSTREAM_TOPICS__QUEUES"],
         env["CONVSTREAM_TOPICS__DLQ"],
     ]
-    # The bulk-load configuration (README "Publishing fast"): two worker processes, 100 ms batches.
+    # The bulk-load configuration (README "Publishing fast"): LOAD_WORKERS processes, LOAD_LINGER_MS linger.
     env = {**env, "CONVSTREAM_BRIDGE__LINGER_MS": str(LOAD_LINGER_MS)}
     args = ["bridge", "--source", "simulator", "--events", str(sizes.events), "--workers", str(LOAD_WORKERS)]
     t0 = time.perf_counter()
