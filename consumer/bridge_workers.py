@@ -1,6 +1,6 @@
 """``convstream bridge --source simulator --workers N``: N processes, each publishing a simulation shard.
 
-Why: one Python process publishes about 13,000 simulated events/s (simulate, normalize, Avro, produce:
+Why: one Python process publishes about 12,000 simulated events/s (simulate, normalize, Avro, produce:
 ~75 µs of CPU per event, ``scripts/bridge_speed.py``), and the benchmarks need a source of at least
 20,000/s. One simulated contact center cannot be split across processes (its agents serve every queue),
 so each worker simulates an independent *shard* of it, and the shards together carry the same load.
@@ -20,13 +20,16 @@ Run contract (:func:`run_workers`), followed in this order:
 2. N worker processes start (``spawn``: no librdkafka state is inherited). Worker ``k``: the settings
    from the same environment, its own producer, its shard's queue directory (worker 0 also the
    ``--queues`` file), then its shard through :meth:`consumer.bridge.Bridge.run`, serving metrics on the
-   bridge port + ``k`` (Prometheus' ``convstream-bridge`` job scrapes 9410-9419).
+   bridge port + ``k`` (the devstack's Prometheus scrapes 9410-9419; add the ports to your own
+   scrape configuration).
 3. While they run, a stop request (SIGTERM/SIGINT of the parent), or a worker failing, is forwarded as
    SIGTERM: each worker stops reading and flushes what it produced. A progress line sums the workers'
    counts.
 4. Each worker reports its summary or its error; one that dies without reporting counts as failed.
-5. The merged summary line is reported and logged. Exit code: the first failed worker's (1, or 4 when
-   Kafka was unreachable), else ``2`` when bad lines were reported, else ``0``.
+5. The merged summary line is reported and logged. Exit code: the first failed worker's (as the CLI's:
+   1, 3 for invalid configuration, 4 when Kafka was unreachable), else ``2`` when bad lines were
+   reported, else ``0``. A worker that was sent SIGTERM before it could install its handler (early in
+   its start-up) counts as stopped, not failed.
 """
 
 from __future__ import annotations
@@ -43,14 +46,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from consumer.bridge import Bridge, BridgeSummary
-from consumer.errors import ConfigError, ConvstreamError, TransientError
+from consumer.cli import EXIT_FAILURE, exit_code_for
+from consumer.errors import ConvstreamError
 from consumer.simulate import Simulation, SimulationOptions
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["WorkerJob", "run_workers", "shard_options"]
 
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 SEED_STRIDE: Final = 1_000_003
 #: Seconds between two copies of a worker's published count into the shared progress array.
 _COUNT_INTERVAL_SECONDS: Final = 0.5
-_EXIT_FAILURE, _EXIT_CONFIG, _EXIT_UNAVAILABLE = 1, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +134,18 @@ def run_workers(
     # Step 5. Merge and report.
     summary = _merge(reports.values())
     summary.seconds = time.monotonic() - started
+    # A stop forwarded before a worker installed its handler ends it by the signal itself: stopped.
+    killed = [i for i, p in enumerate(processes) if i not in reports and p.exitcode == -signal.SIGTERM]
+    stopped_early = killed if stop.is_set() else []
+    summary.stopped = summary.stopped or bool(stopped_early)
     report(summary.line())
     log.info("bridge finished", extra={**summary.as_fields(), "workers": job.workers})
     for index, process in enumerate(processes):
-        if index not in reports:
+        if index not in reports and index not in stopped_early:
             report(
                 f"bridge: worker {index + 1}/{job.workers} exited with code {process.exitcode} and no summary"
             )
-            return _EXIT_FAILURE
+            return EXIT_FAILURE
     for fields in reports.values():
         if fields.get("error"):
             report(f"bridge: worker {int(fields['index']) + 1}/{job.workers}: {fields['error']}")
@@ -216,9 +220,7 @@ def _worker(job: WorkerJob, counts: Any, results: Any) -> None:
         bridge = _publish_shard(job, stop, counts)
         fields.update(bridge.summary.as_fields())
     except ConvstreamError as exc:
-        code = _EXIT_CONFIG if isinstance(exc, ConfigError) else _EXIT_FAILURE
-        code = _EXIT_UNAVAILABLE if isinstance(exc, TransientError) else code
-        fields.update(error=str(exc), exit_code=code)
+        fields.update(error=str(exc), exit_code=exit_code_for(exc))
     results.put(fields)
 
 
@@ -228,6 +230,7 @@ def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge
 
     from consumer.adapters.kafka import KafkaProducerAdapter
     from consumer.bridge_sources import directory_records, simulator_items
+    from consumer.cli import register_settings_secrets
     from consumer.codec.avro import encode_event, encode_queue
     from consumer.gctuning import tune_gc_for_batches
     from consumer.observability.bridge_metrics import BridgeCollector, serve_bridge_metrics
@@ -235,6 +238,7 @@ def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge
     from consumer.settings import load_settings
 
     settings = load_settings()
+    register_settings_secrets(settings)  # a spawned interpreter: the parent's redaction is not inherited
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     prefix = f"[worker {job.index + 1}/{job.workers}] "
     bridge = Bridge(
@@ -246,13 +250,13 @@ def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge
         stop=stop,
         progress_seconds=0,
     )
+    tune_gc_for_batches()  # before the simulation: its constructor may run a whole probe simulation
     simulation = Simulation(job.options, keep_entries=True)
     path = job.queues_file if job.index == 0 else None  # the file once, each shard's own queues
     records = directory_records(updated_at=int(time.time() * 1000), path=path, simulation=simulation)
     bridge.publish_queues(settings.topics.queues, job.queue_schema_id, encode_queue, records)
     registry = CollectorRegistry()
     BridgeCollector(bridge, "simulator").register(registry)
-    tune_gc_for_batches()
     metrics = serve_bridge_metrics(settings.observability, bridge, registry, port_offset=job.index)
     with metrics, _counting(bridge, counts, job.index):
         bridge.run(simulator_items(simulation))

@@ -27,7 +27,17 @@ from consumer.errors import ConfigError, ConvstreamError, TransientError, Wedged
 from consumer.observability.logging import configure_logging, redact, register_secret
 from consumer.settings import Settings, load_settings
 
-__all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_UNAVAILABLE", "EXIT_USAGE", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_CONFIG",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "exit_code_for",
+    "main",
+    "register_settings_secrets",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -82,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code_for(exc: ConvstreamError) -> int:
+    """The exit code of an error that ends a command (see the module docstring)."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(exc, WedgedError):
+        return EXIT_WEDGED
+    if isinstance(exc, TransientError):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILURE
+
+
 def _fail(message: str, code: int) -> int:
     print(f"convstream: error: {redact(message)}", file=sys.stderr)
     return code
@@ -97,7 +118,7 @@ def _dsn_password(dsn: str) -> str | None:
     return str(value) if value else None
 
 
-def _register_settings_secrets(settings: Settings) -> None:
+def register_settings_secrets(settings: Settings) -> None:
     """Every secret in ``settings`` (and a DSN's password on its own) is redacted from logs and errors."""
     pg, genesys = settings.postgres, settings.genesys
     secrets = (
@@ -124,7 +145,7 @@ def _configure_logging() -> None:
     except ConfigError:
         configure_logging()
         return
-    _register_settings_secrets(settings)
+    register_settings_secrets(settings)
     observability = settings.observability
     configure_logging(observability.log_level, observability.log_format)
 
@@ -139,14 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
     try:
         code: int = args._run(args)
-    except ConfigError as exc:
-        return _fail(str(exc), EXIT_CONFIG)
-    except WedgedError as exc:
-        return _fail(str(exc), EXIT_WEDGED)
-    except TransientError as exc:
-        return _fail(f"unavailable: {exc}", EXIT_UNAVAILABLE)
     except ConvstreamError as exc:
-        return _fail(str(exc), EXIT_FAILURE)
+        code = exit_code_for(exc)
+        return _fail(f"unavailable: {exc}" if code == EXIT_UNAVAILABLE else str(exc), code)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return code

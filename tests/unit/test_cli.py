@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumer import cli
+from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError, WedgedError
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,3 +44,17 @@ def test_config_error_is_one_line_exit_3(
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "CONVSTREAM_POSTGRES__POOL_MAX_SIZE" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ConfigError("bad", variable="CONVSTREAM_X"), cli.EXIT_CONFIG),
+        (WedgedError("stuck"), 5),
+        (BrokerUnavailableError("down"), cli.EXIT_UNAVAILABLE),
+        (ConvstreamError("other"), cli.EXIT_FAILURE),
+    ],
+)
+def test_exit_code_for_each_error_class(error: ConvstreamError, code: int) -> None:
+    # The one mapping: main() and the bridge's worker processes both use it.
+    assert cli.exit_code_for(error) == code
