@@ -34,7 +34,7 @@ from consumer.domain.events import (
     Participant,
 )
 from consumer.genesys.enums import MEDIA_ARRAYS, normalize_disconnect_type, normalize_media_type
-from consumer.genesys.snapshots import snapshot_observed_time
+from consumer.genesys.snapshots import participant_observed_time
 from consumer.genesys.times import parse_time
 
 __all__ = [
@@ -375,7 +375,7 @@ def _participant_entry(p: Any) -> ParticipantEntry:
     entry = _PARTICIPANTS.get(key)
     if entry is None:
         participant = participant_from_dict(p)
-        observed = snapshot_observed_time(_new_snapshot((participant,), None, (), *_NO_FACTS))
+        observed = participant_observed_time(participant)
         fragment = None
         if b"null" not in key:
             fragment = orjson.dumps(p, option=CANONICAL_OPTIONS)
@@ -406,17 +406,14 @@ def generic_snapshot_observed_fast(
     if participants is None:
         parsed: tuple[Participant, ...] = ()
     elif type(participants) is list:
-        if known is not None and len(known) == len(participants):
-            parsed = tuple([entry[0] for entry in known])
-            times = [entry[1] for entry in known if entry[1] is not None]
-            observed = max(times) if times else None
-        else:
+        entries = known
+        if entries is None or len(entries) != len(participants):
             entries = [_participant_entry(p) for p in participants]
-            parsed = tuple([entry[0] for entry in entries])
-            times = [entry[1] for entry in entries if entry[1] is not None]
-            observed = max(times) if times else None
-            pieces = [entry[2] for entry in entries]
-            fragments = None if None in pieces else pieces  # type: ignore[assignment]
+        parsed = tuple([entry[0] for entry in entries])
+        times = [entry[1] for entry in entries if entry[1] is not None]
+        observed = max(times) if times else None
+        pieces = [entry[2] for entry in entries]  # known entries carry None: no fragments
+        fragments = None if None in pieces else pieces  # type: ignore[assignment]
     else:
         raise Irregular
     external_tag = _text(body.get("externalTag"))

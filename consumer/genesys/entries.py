@@ -25,20 +25,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from consumer.domain.events import Participant
 from consumer.genesys._fast import Irregular, ParticipantEntry, participant_from_dict
+from consumer.genesys.snapshots import participant_observed_time
 
 __all__ = ["ParticipantEntry", "participant_entry"]
-
-
-def _observed(p: Participant) -> int | None:
-    """:func:`consumer.genesys.snapshots.snapshot_observed_time` of a snapshot holding only ``p``."""
-    times = [p.connected_time, p.end_time, p.start_acw_time, p.end_acw_time]
-    for c in p.communications:
-        times += [c.connected_time, c.disconnected_time, c.start_hold_time, c.park_time]
-        times += [c.acw_start_time, c.acw_end_time]
-    present = [t for t in times if t is not None]
-    return max(present) if present else None
 
 
 def participant_entry(p: Mapping[str, Any]) -> ParticipantEntry | None:
@@ -47,4 +37,4 @@ def participant_entry(p: Mapping[str, Any]) -> ParticipantEntry | None:
         participant = participant_from_dict(p)
     except Irregular:
         return None
-    return participant, _observed(participant), None
+    return participant, participant_observed_time(participant), None

@@ -226,7 +226,8 @@ def normalize_message(
     ``source`` labels Notifications envelopes; EventBridge events are always ``"eventbridge"`` and
     analytics records ``"analytics"``. ``participants``: the entries of a generic snapshot's participants
     (:func:`consumer.genesys.entries.participant_entry` of each, in order) when the caller keeps them
-    already (the simulator); they replace reading the participant dicts again.
+    already (the simulator); for Notifications envelopes they replace reading the participant dicts
+    again (EventBridge events and any other shape read the dicts).
 
     Raises:
         UnknownTopicError: the topic is not one convstream handles.

@@ -53,12 +53,19 @@ def snapshot_observed_time(snapshot: ConversationSnapshot) -> int | None:
     Counts connected, disconnected, end, hold-start, ACW and park times; never scheduled future times
     (``resume_time``, ``callback_scheduled_time``).
     """
-    times: list[int | None] = [snapshot.conversation_start, snapshot.conversation_end]
-    for p in snapshot.participants:
-        times += [p.connected_time, p.end_time, p.start_acw_time, p.end_acw_time]
-        for c in p.communications:
-            times += [c.connected_time, c.disconnected_time, c.start_hold_time, c.park_time]
-            times += [c.acw_start_time, c.acw_end_time]
+    times = [snapshot.conversation_start, snapshot.conversation_end]
+    times += [participant_observed_time(p) for p in snapshot.participants]
+    present = [t for t in times if t is not None]
+    return max(present) if present else None
+
+
+def participant_observed_time(p: Participant) -> int | None:
+    """The latest observed time of one participant and its communications (the rule of
+    :func:`snapshot_observed_time`; also used by the per-participant caches of normalization)."""
+    times = [p.connected_time, p.end_time, p.start_acw_time, p.end_acw_time]
+    for c in p.communications:
+        times += [c.connected_time, c.disconnected_time, c.start_hold_time, c.park_time]
+        times += [c.acw_start_time, c.acw_end_time]
     present = [t for t in times if t is not None]
     return max(present) if present else None
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import orjson
 import pytest
 
+from consumer.domain.events import ConversationSnapshot
 from consumer.errors import NormalizeError
 from consumer.genesys._fast import participant_from_dict
 from consumer.genesys._fields import Fields
 from consumer.genesys.entries import participant_entry
-from consumer.genesys.normalize import normalize_message
+from consumer.genesys.normalize import Normalized, normalize_message
 from consumer.genesys.snapshots import generic_snapshot, snapshot_observed_time
 from consumer.simulate import Simulation, SimulationOptions
 
@@ -44,11 +46,11 @@ def test_entries_change_nothing_in_the_simulation_output(options: SimulationOpti
 def test_events_from_entries_equal_the_normalizers(options: SimulationOptions) -> None:
     with_entries = 0
     for m in _messages(options, True):
+        body = m.message["eventBody"] if "eventBody" in m.message else m.message["detail"]["eventBody"]
         if m.participants is None:
-            assert "participants" not in m.message.get("eventBody", {})  # detail events only
+            assert "participants" not in body  # detail events only
             continue
         with_entries += 1
-        body = m.message["eventBody"] if "eventBody" in m.message else m.message["detail"]["eventBody"]
         assert len(m.participants) == len(body["participants"])
         for entry, part in zip(m.participants, body["participants"], strict=True):
             assert entry[0] == participant_from_dict(part)
@@ -77,3 +79,23 @@ def test_irregular_participant_has_no_entry_and_normalization_reports_it() -> No
     # Entries that do not match the body in length are ignored: the dicts are read (and checked) again.
     with pytest.raises(NormalizeError, match="purpose"):
         normalize_message(broken, received_at=message.received_at, source="simulator", participants=())
+
+
+def test_normalization_takes_the_participants_from_the_entries() -> None:
+    # The entries replace reading the participant dicts (that is their point): a doctored entry shows up.
+    message = next(
+        m
+        for m in _messages(SimulationOptions(seed=2, events=50), True)
+        if m.participants and "eventBody" in m.message
+    )
+    assert message.participants is not None
+    participant, observed, fragment = message.participants[0]
+    doctored = [(dataclasses.replace(participant, name="from the entry"), observed, fragment)]
+    doctored += list(message.participants[1:])
+    result = normalize_message(
+        message.message, received_at=message.received_at, source="simulator", participants=doctored
+    )
+    assert isinstance(result, Normalized)
+    (event,) = result.events
+    assert isinstance(event.body, ConversationSnapshot)
+    assert event.body.participants[0].name == "from the entry"
