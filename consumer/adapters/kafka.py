@@ -103,7 +103,8 @@ _BAD_LAYOUT_CODES: frozenset[int] = frozenset(
 _QUEUE_FULL_WAIT_SECONDS = 0.1
 
 
-def _kafka_error(exc: BaseException) -> KafkaError | None:
+def kafka_error(exc: BaseException) -> KafkaError | None:
+    """The ``KafkaError`` a confluent-kafka exception carries (None when it carries something else)."""
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
         return exc.args[0]
     return None
@@ -112,6 +113,17 @@ def _kafka_error(exc: BaseException) -> KafkaError | None:
 def is_unavailable(error: KafkaError | None) -> bool:
     """True when ``error`` means the cluster is unreachable or temporarily unable to serve."""
     return error is not None and error.code() in UNAVAILABLE_CODES
+
+
+def consumer_error(exc: KafkaException, action: str) -> ConvstreamError:
+    """Our error for a failed consumer call, classified by error code (unavailable: transient)."""
+    error = kafka_error(exc)
+    if error is None:
+        return ConvstreamError(f"kafka consumer {action}: {exc}")
+    text = f"kafka consumer {action}: {error.name()}: {error.str()}"
+    if is_unavailable(error):
+        return BrokerUnavailableError(text)
+    return ConvstreamError(text)
 
 
 def auth_failure(error: KafkaError | None, bootstrap: str) -> ConfigError | None:
@@ -128,7 +140,7 @@ def auth_failure(error: KafkaError | None, bootstrap: str) -> ConfigError | None
 
 def _translate(exc: BaseException, what: str) -> ConvstreamError:
     """Our error for a confluent-kafka exception, classified by error code."""
-    error = _kafka_error(exc)
+    error = kafka_error(exc)
     if error is None:
         return PublishError(f"{what}: {exc}")
     text = f"{what}: {error.name()}: {error.str()}"
@@ -326,7 +338,7 @@ class KafkaAdmin:
         auth = auth_failure(self._errors.auth, self._bootstrap)
         if auth is not None:
             return auth
-        error = _kafka_error(exc)
+        error = kafka_error(exc)
         detail = f"{error.name()}: {error.str()}" if error is not None else str(exc)
         return BrokerUnavailableError(
             f"Kafka at {self._bootstrap} did not answer within {self._timeout:g} s ({detail})"
@@ -406,7 +418,7 @@ class KafkaAdmin:
                     future.result()
                     created.append(name)
                 except KafkaException as exc:
-                    error = _kafka_error(exc)
+                    error = kafka_error(exc)
                     if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                         continue  # created concurrently by another bridge replica
                     raise _translate(exc, f"create topic {name}") from exc
@@ -473,7 +485,7 @@ class KafkaAdmin:
             try:
                 future.result()
             except KafkaException as exc:
-                error = _kafka_error(exc)
+                error = kafka_error(exc)
                 if error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                     continue
                 raise _translate(exc, f"delete topic {name}") from exc

@@ -27,7 +27,7 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumer.adapters.kafka import AUTH_CODES, auth_failure, is_unavailable
+from consumer.adapters.kafka import AUTH_CODES, auth_failure, consumer_error, is_unavailable
 from consumer.adapters.kafka_watermarks import query_watermarks
 from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError
 from consumer.settings import ConsumerSettings, KafkaSettings
@@ -123,12 +123,6 @@ def consumer_config(kafka: KafkaSettings, consumer: ConsumerSettings, group_id: 
     return conf
 
 
-def _kafka_error(exc: BaseException) -> KafkaError | None:
-    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
-        return exc.args[0]
-    return None
-
-
 def _tps(partitions: Iterable[TopicPartition]) -> list[TP]:
     return [(p.topic, p.partition) for p in partitions]
 
@@ -180,7 +174,7 @@ class KafkaConsumerAdapter:
                 list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
             )
         except KafkaException as exc:
-            raise self._translate(exc, "subscribe") from exc
+            raise consumer_error(exc, "subscribe") from exc
 
     def close(self) -> None:
         """Leave the group (revoking partitions through the listener) and drop the client; idempotent."""
@@ -277,7 +271,7 @@ class KafkaConsumerAdapter:
         try:
             messages = self._client().consume(num_messages=num, timeout=timeout)
         except KafkaException as exc:
-            raise self._translate(exc, "consume") from exc
+            raise consumer_error(exc, "consume") from exc
         finally:
             self._raise_callback_error()
         out: list[Record] = []
@@ -376,16 +370,7 @@ class KafkaConsumerAdapter:
         try:
             call(self._client())
         except KafkaException as exc:
-            raise self._translate(exc, action) from exc
-
-    def _translate(self, exc: KafkaException, action: str) -> ConvstreamError:
-        error = _kafka_error(exc)
-        if error is None:
-            return ConvstreamError(f"kafka consumer {action}: {exc}")
-        text = f"kafka consumer {action}: {error.name()}: {error.str()}"
-        if is_unavailable(error):
-            return BrokerUnavailableError(text)
-        return ConvstreamError(text)
+            raise consumer_error(exc, action) from exc
 
 
 def _record(m: Any) -> Record:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
-from consumer.adapters.kafka import is_unavailable
-from consumer.errors import BrokerUnavailableError, ConvstreamError
+from consumer.adapters.kafka import consumer_error
+from consumer.errors import BrokerUnavailableError
 
 __all__ = ["query_watermarks"]
 
@@ -39,22 +39,14 @@ def query_watermarks(
         try:
             answers = consumer.offsets_for_times(query, timeout=timeout_seconds)
         except KafkaException as exc:
-            raise _translate(exc) from exc
+            raise consumer_error(exc, "list offsets") from exc
         for answer in answers:
             tp = (answer.topic, answer.partition)
             if answer.error is not None:
-                raise _translate(KafkaException(answer.error), f" of {tp[0]}[{tp[1]}]")
+                raise consumer_error(KafkaException(answer.error), f"list offsets of {tp[0]}[{tp[1]}]")
             if tp in marks and answer.offset >= 0:
                 marks[tp].append(answer.offset)
     unanswered = sorted(f"{t}[{p}]" for (t, p), m in marks.items() if len(m) != 2)
     if unanswered:
         raise BrokerUnavailableError(f"kafka consumer: no log offsets for {unanswered}")
     return {tp: (m[0], m[1]) for tp, m in marks.items()}
-
-
-def _translate(exc: KafkaException, where: str = "") -> ConvstreamError:
-    error = exc.args[0] if exc.args else None
-    text = f"kafka consumer: list offsets{where}: {exc}"
-    if is_unavailable(error):
-        return BrokerUnavailableError(text)
-    return ConvstreamError(text)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from consumer.adapters.kafka import KafkaProducerAdapter, _translate, is_unavailable, producer_config
-from consumer.errors import BrokerUnavailableError, ConfigError, PublishError
+from consumer.adapters.kafka import (
+    KafkaProducerAdapter,
+    _translate,
+    consumer_error,
+    is_unavailable,
+    producer_config,
+)
+from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError, PublishError
 from consumer.settings import BridgeSettings, KafkaSettings
 
 
@@ -66,3 +72,15 @@ def test_timed_out_deliveries_mean_broker_unavailable() -> None:
     producer._on_delivery(KafkaError(KafkaError._MSG_TIMED_OUT), None)
     with pytest.raises(BrokerUnavailableError, match=r"10\.0\.0\.1:9092"):
         producer.raise_for_failures()
+
+
+def test_consumer_errors_are_classified_by_code_and_never_break_on_other_payloads() -> None:
+    down = consumer_error(KafkaException(KafkaError(KafkaError._TRANSPORT)), "list offsets of t[0]")
+    assert isinstance(down, BrokerUnavailableError)
+    assert str(down).startswith("kafka consumer list offsets of t[0]: _TRANSPORT")
+    other = consumer_error(KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)), "consume")
+    assert type(other) is ConvstreamError
+    # A KafkaException carrying a plain string (not a KafkaError) is still our error, not an AttributeError.
+    text = consumer_error(KafkaException("broker said no"), "subscribe")
+    assert type(text) is ConvstreamError
+    assert "broker said no" in str(text)
