@@ -294,6 +294,9 @@ def run(args: argparse.Namespace) -> int:
         stop = threading.Event()
         with _stop_on_signals(stop):
             return run_workers(job, stop, progress_seconds=args.progress_seconds, report=_report)
+    # Every source publishes batches of short-lived objects; the simulator's live model is re-scanned too
+    # (see gctuning). Before the simulation: its constructor may run a whole probe simulation.
+    tune_gc_for_batches()
     # Entries kept: the bridge normalizes each participant version once, as it changes (faster).
     simulation = Simulation(options, keep_entries=True) if options is not None else None
     # Step 4. Publish.
@@ -307,7 +310,6 @@ def run(args: argparse.Namespace) -> int:
     )
     registry = CollectorRegistry()
     BridgeCollector(bridge, source).register(registry)
-    tune_gc_for_batches()  # the simulator's live model and each snapshot's objects: see gctuning
     if source == "genesys":
         with _stop_on_signals(bridge.stop_event):
             return run_genesys_bridge(
