@@ -137,6 +137,17 @@ class BridgeSummary:
         """``2`` when bad lines were reported, else ``0`` (delivery failures raise instead)."""
         return 2 if self.bad_lines else 0
 
+    def add(self, other: BridgeSummary) -> None:
+        """Add another run's counts (the workers of one ``--workers N`` run); ``seconds`` is left alone."""
+        self.published.update(other.published)
+        self.queues_published += other.queues_published
+        self.heartbeats += other.heartbeats
+        self.system += other.system
+        self.unknown_topics += other.unknown_topics
+        self.bad_lines += other.bad_lines
+        self.delivery_failures += other.delivery_failures
+        self.stopped = self.stopped or other.stopped
+
     def line(self) -> str:
         """The one-line human summary."""
         rate = self.events_published / self.seconds if self.seconds > 0 else 0.0

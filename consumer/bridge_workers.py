@@ -42,7 +42,6 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -199,14 +198,8 @@ def _collect(
 def _merge(reports: Any) -> BridgeSummary:
     summary = BridgeSummary()
     for fields in reports:
-        summary.published.update(Counter(fields.get("published_by_topic_pattern", {})))
-        summary.queues_published += int(fields.get("queues_published", 0))
-        summary.bad_lines += int(fields.get("bad_lines", 0))
-        summary.heartbeats += int(fields.get("heartbeats_skipped", 0))
-        summary.system += int(fields.get("system_skipped", 0))
-        summary.unknown_topics += int(fields.get("unknown_topics", 0))
-        summary.delivery_failures += int(fields.get("delivery_failures", 0))
-        summary.stopped = summary.stopped or bool(fields.get("stopped", False))
+        if fields.get("summary") is not None:
+            summary.add(fields["summary"])
     return summary
 
 
@@ -217,8 +210,7 @@ def _worker(job: WorkerJob, counts: Any, results: Any) -> None:
         signal.signal(sig, lambda _signum, _frame: stop.set())
     fields: dict[str, Any] = {"index": job.index}
     try:
-        bridge = _publish_shard(job, stop, counts)
-        fields.update(bridge.summary.as_fields())
+        fields["summary"] = _publish_shard(job, stop, counts).summary  # picklable: a slots dataclass
     except ConvstreamError as exc:
         fields.update(error=str(exc), exit_code=exit_code_for(exc))
     results.put(fields)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from consumer.bridge import BadLine, Bridge, BridgeItem, Skipped
+from consumer.bridge import BadLine, Bridge, BridgeItem, BridgeSummary, Skipped
 from consumer.bridge_sources import file_items, queue_records, simulator_items
 from consumer.codec.avro import decode_event, decode_queue, encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, current
@@ -260,3 +262,20 @@ def test_simulator_items_are_normalized_with_source_simulator() -> None:
     assert items[1] == Skipped("heartbeat")
     assert isinstance(items[2], BadLine)
     assert items[2].line == 3
+
+
+def test_summaries_add_up_field_by_field() -> None:
+    # Every counter of a worker's summary reaches the merged one (a field added later must be added too).
+    one = BridgeSummary(published=Counter({"a": 2, "b": 1}), stopped=True, seconds=9.0)
+    for f in dataclasses.fields(BridgeSummary):
+        if f.type == "int":
+            setattr(one, f.name, 3)
+    merged = BridgeSummary()
+    merged.add(one)
+    merged.add(one)
+    for f in dataclasses.fields(BridgeSummary):
+        if f.type == "int":
+            assert getattr(merged, f.name) == 6, f.name
+    assert merged.published == Counter({"a": 4, "b": 2})
+    assert merged.stopped is True
+    assert merged.seconds == 0.0  # the caller times the whole run
