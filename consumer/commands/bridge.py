@@ -209,8 +209,10 @@ def _check_usage(args: argparse.Namespace, source: str) -> str | None:
         return "--source file needs at least one FILE ('-' reads stdin)"
     if source == "simulator" and args.files:
         return "FILE arguments are only for --source file"
-    if args.workers < 1 or (args.workers > 1 and source != "simulator"):
-        return "--workers N must be >= 1, and more than 1 only with --source simulator"
+    if args.workers < 1:
+        return f"--workers must be at least 1 (got {args.workers})"
+    if args.workers > 1 and source != "simulator":
+        return f"--workers {args.workers} needs --source simulator (the {source} source is one stream)"
     for path in [*(p for p in args.files if p != "-"), *([args.queues] if args.queues else [])]:
         try:
             with open(path, "rb"):

@@ -64,13 +64,6 @@ def test_workers_publish_every_shard_exactly_once(
     assert all(decode_queue(payload, schema)["name"] for _, _, (_, payload, schema) in queues)
 
 
-def test_workers_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["bridge", "--source", "simulator", "--workers", "3", "--conversations", "2"]) == 2
-    assert "--workers 3 needs at least 3 conversations" in capsys.readouterr().err
-    assert cli.main(["bridge", "--source", "file", "--workers", "2", "-"]) == 2
-    assert "more than 1 only with --source simulator" in capsys.readouterr().err
-
-
 def test_sigterm_stops_every_worker_and_flushes(
     topics: TopicSettings, kafka_bootstrap: str, unique_name: Any  # noqa: F811
 ) -> None:  # fmt: skip

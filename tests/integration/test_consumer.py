@@ -9,10 +9,8 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections import Counter
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +30,7 @@ from consumer.dlq import (
 )
 from consumer.settings import load_settings
 from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, assert_rows_match
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from pipeline_fakes import make_event
+from tests.unit.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,7 @@ the new log reaches the old offsets.
 from __future__ import annotations
 
 import logging
-import sys
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -26,9 +24,7 @@ from consumer.pipeline_offsets import REWIND_MESSAGE
 from consumer.settings import SchemaRegistrySettings, TopicSettings, load_settings
 from tests.fixtures.e2e import PARTITIONS, E2EStack
 from tests.fixtures.services import wait_until
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from pipeline_fakes import make_event
+from tests.unit.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,7 @@ the good records of the same batch land and the partition does not stall."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -20,9 +18,7 @@ from consumer.domain.events import ConversationSnapshot, Participant
 from consumer.settings import load_settings
 from tests.fixtures.e2e import E2EStack
 from tests.integration.test_consumer import _dead_letters, _schema_id
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from pipeline_fakes import make_event
+from tests.unit.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from consumer import cli
 from consumer.bridge_workers import SEED_STRIDE, shard_options
 from consumer.simulate import Simulation, SimulationOptions
 
@@ -56,3 +57,12 @@ def test_a_shard_publishes_the_same_messages_every_time() -> None:
     runs = [[(m.conversation_id, m.received_at) for m in Simulation(shard)] for _ in range(2)]
     assert runs[0]
     assert runs[0] == runs[1]
+
+
+def test_workers_usage_errors_before_any_connection(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bridge", "--source", "simulator", "--workers", "3", "--conversations", "2"]) == 2
+    assert "--workers 3 needs at least 3 conversations" in capsys.readouterr().err
+    assert cli.main(["bridge", "--source", "file", "--workers", "2", "-"]) == 2
+    assert "--workers 2 needs --source simulator (the file source is one stream)" in capsys.readouterr().err
+    assert cli.main(["bridge", "--source", "simulator", "--workers", "0"]) == 2
+    assert "--workers must be at least 1 (got 0)" in capsys.readouterr().err
