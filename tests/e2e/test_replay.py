@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import importlib
 import time
+import urllib.request
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.adapters.kafka_groups import KafkaGroupAdmin
 from consumer.commands.consume import build_pipeline, end_offsets
 from consumer.settings import KafkaSettings, Settings, load_settings
-from tests.fixtures.e2e import E2EStack, assert_rows_match, db_row_to_fold, split_jsonl
+from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, db_row_to_fold, split_jsonl
 from tests.fixtures.services import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -109,6 +111,8 @@ def test_replay_with_running_consumer_is_refused_unless_coordinated(e2e: E2EStac
     e2e.wait_caught_up(120, [consumer])
     before = e2e.raw_rows()
     stored = e2e.stored_offsets()
+    # What the first pass wrote (a conversation split over two batches is inserted, then updated).
+    first_pass = _rows_written(consumer)
 
     refused = e2e.run("replay", "--to-earliest", "--execute", check=False)
     assert refused.returncode == 1, refused.stderr
@@ -125,12 +129,27 @@ def test_replay_with_running_consumer_is_refused_unless_coordinated(e2e: E2EStac
     )
     e2e.wait_caught_up(120, [consumer])
     assert consumer.alive()  # no restart
+    assert _rows_written(consumer) == first_pass  # the replay inserted and updated nothing
     assert consumer.terminate() == 0, consumer.tail()
     totals = consumer.totals()
     assert totals["processed"] >= 2 * sum(stored.values()), totals  # everything was consumed twice
-    assert totals["rows_updated"] == 0
+    assert (totals["rows_inserted"], totals["rows_updated"]) == first_pass
     assert e2e.raw_rows() == before
     e2e.assert_offsets_at_end()
+
+
+def _rows_written(consumer: Proc) -> tuple[int, int]:
+    """(inserted, updated) so far, from the running consumer's ``convstream_rows_written_total``."""
+    port = next(r["port"] for r in consumer.log_records() if r.get("msg") == "health server listening")
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    written = {
+        sample.labels["result"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "convstream_rows_written"
+        for sample in family.samples
+        if sample.name == "convstream_rows_written_total"
+    }
+    return written.get("inserted", 0), written.get("updated", 0)
 
 
 def _settings(e2e: E2EStack, monkeypatch: pytest.MonkeyPatch, **extra: str) -> Settings:
