@@ -152,7 +152,7 @@ def _consume(
                 raise RuntimeError(f"{proc.name} failed\n{proc.tail()}")
     end = time.time()
     totals = [_totals(p) for p in procs]
-    events = sum(t.get("processed", 0) for t in totals)
+    events = sum(t.get("processed", 0) + t.get("already_folded", 0) for t in totals)
     rows = sum(t.get("rows_inserted", 0) + t.get("rows_updated", 0) for t in totals)
     assigned = [a for a in (_first_assigned(p) for p in procs) if a is not None]
     steady = end - (min(assigned) if assigned else start)
@@ -161,6 +161,7 @@ def _consume(
         "events": events,
         "rows_written": rows,
         "rows_unchanged": sum(t.get("rows_unchanged", 0) for t in totals),
+        "already_folded": sum(t.get("already_folded", 0) for t in totals),
         "seconds_wall": round(end - start, 2),
         "seconds_from_assignment": round(steady, 2),
         "events_per_s": round(events / steady, 1) if steady > 0 else 0.0,

@@ -20,11 +20,19 @@ from consumer.codec.avro import decode_queue
 from consumer.codec.schemas import AvroSchema
 from consumer.codec.wire import split
 from consumer.dlq import Poison
-from consumer.domain import ConversationEvent, ConversationState, derive_row, fold, state_to_json
+from consumer.domain import (
+    ConversationEvent,
+    ConversationState,
+    derive_row,
+    fold,
+    state_to_json,
+)
 from consumer.errors import InvalidEventError, PoisonRecordError
+from consumer.known import merged
 
 __all__ = [
     "DecodedBatch",
+    "Digests",
     "FoldedBatch",
     "decode_records",
     "fold_batch",
@@ -132,20 +140,39 @@ def _decode_queue(record: Record, writer_schemas: WriterSchemas, out: DecodedBat
     )
 
 
-def fold_batch(states: Mapping[str, ConversationState], decoded: DecodedBatch) -> FoldedBatch:
+@dataclass(frozen=True, slots=True)
+class Digests:
+    """What :mod:`consumer.known` needs from step 3 to extend the rows' ``folded_digests``.
+
+    Attributes:
+        of_record: the digest of each fresh events-topic record, by (partition, offset).
+        stored: each conversation's stored ``folded_digests`` (rows of this logic version only).
+    """
+
+    of_record: Mapping[tuple[int, int], bytes] = field(default_factory=dict)
+    stored: Mapping[str, bytes] = field(default_factory=dict)
+
+
+def fold_batch(
+    states: Mapping[str, ConversationState], decoded: DecodedBatch, digests: Digests | None = None
+) -> FoldedBatch:
     """Step 3: fold each conversation's events over its stored state and derive the changed rows.
 
     Rows are derived without a queue directory: ``last_queue_name`` is the name an event carried, or
     None for the store to resolve (:class:`~consumer.adapters.postgres_types.RowWrite`).
 
     A fold that raises makes that record poison (``reason="fold"``); the conversation keeps the state
-    from before it and its other events still apply.
+    from before it and its other events still apply. A written row's ``folded_digests`` are its stored
+    ones (if the stored state has the new state's logic version) plus those of the records folded here.
     """
     out = FoldedBatch()
+    digests = digests or Digests()
+    of_record = digests.of_record
     for cid, items in decoded.events.items():
         before = states.get(cid)
         state = before
         newest = -1
+        folded: list[bytes] = []
         for record, event in items:
             try:
                 state = fold(state, event)
@@ -154,12 +181,28 @@ def fold_batch(states: Mapping[str, ConversationState], decoded: DecodedBatch) -
                 out.poisons.append(_poison(record, error, cid, "fold"))
                 continue
             out.processed += 1
+            d = of_record.get((record.partition, record.offset))
+            if d is not None:
+                folded.append(d)
             if event.event_time > newest:
                 newest = event.event_time
         if state is None or state is before or state == before:
             out.unchanged += 1
             continue
-        out.writes.append(RowWrite(derive_row(state), state_to_json(state), state.error_at))
+        out.writes.append(
+            RowWrite(
+                derive_row(state), state_to_json(state), state.error_at,
+                _row_digests(before, state, digests.stored.get(cid), folded),
+            )
+        )  # fmt: skip
         out.newest_event.append(newest)
         out.states.append(state)
     return out
+
+
+def _row_digests(
+    before: ConversationState | None, after: ConversationState, stored: bytes | None, folded: list[bytes]
+) -> bytes | None:
+    """The new row's ``folded_digests`` (see :mod:`consumer.known`): a new logic version starts afresh."""
+    prior = stored if before is not None and before.logic_version == after.logic_version else None
+    return merged(prior, folded)

@@ -5,12 +5,14 @@ Delivery contract of one batch (:meth:`Pipeline._run_batch`, steps in code order
 1. Poll a batch: records until N events, B bytes or T ms after the first one, whichever comes first
    (``ConsumerSettings.batch_max_*``). Records of partitions not owned any more, or behind the offset
    committed in Postgres, are dropped.
-2. Decode each record (writer schemas cached by id). Poison records (not framed, unknown schema id after
+2. Set aside the records already folded into their conversation's stored row (exact re-deliveries: a
+   replay with unchanged logic, a duplicate publish; :mod:`consumer.known`), without decoding them.
+   Decode the others (writer schemas cached by id). Poison records (not framed, unknown schema id after
    a successful registry lookup, undecodable body, semantically invalid) are set aside; the others are
    grouped per conversation.
 3. Load the batch's conversation states from Postgres, fold each conversation's events (a fold that
    raises makes that record poison, the rest still applies), derive the rows (queue names only as events
-   carried them), keep only changed ones.
+   carried them), keep only changed ones; each keeps its folded records' digests.
 4. Produce the poison records to the dead-letter topic and wait for their acknowledgement; each one whose
    conversation id is known becomes an error mark on that conversation.
 5. One Postgres transaction: the queue-topic entries (directory upsert and refresh of the rows showing a
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 from consumer.adapters.kafka_consumer import TP, Record
 from consumer.adapters.postgres_types import BatchWrite, ErrorMark
 from consumer.batching import (
+    Digests,
     EventDecoder,
     WriterSchemas,
     decode_records,
@@ -55,12 +58,14 @@ from consumer.batching import (
 )
 from consumer.bounded import EndWatch
 from consumer.dlq import Poison
+from consumer.domain import fold_logic_version
 from consumer.errors import (
     BrokerUnavailableError,
     ConvstreamError,
     FencedError,
     TransientError,
 )
+from consumer.known import conversation_keys, split_known
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.partitions import Partitions
@@ -226,12 +231,20 @@ class Pipeline:
 
     def _run_batch(self, attempt: _Attempt) -> None:
         records = self._inflight
-        # Step 2. Decode; poison records are set aside.
-        decoded = decode_records(records, self._decode_event, self._writer_schemas, self.config.queues_topic)
+        # Step 2. Set aside records already folded into their stored rows; decode the rest (poison aside).
+        c = self.config
+        keys = conversation_keys(records, c.events_topic)
+        version = fold_logic_version()
+        stored = self._store.load_folded_digests(keys, version)
+        known = split_known(records, stored, c.events_topic)
+        decoded = decode_records(known.fresh, self._decode_event, self._writer_schemas, c.queues_topic)
         # Step 3. Load states, fold per conversation, derive and keep the changed rows.
+        unkeyed = decoded.events.keys() - set(keys)  # keys that are not their body's conversation id
+        if unkeyed:
+            stored |= self._store.load_folded_digests(sorted(unkeyed), version)
         states = self._store.load_states(list(decoded.events))
         self._health.store_ok()
-        folded = fold_batch(states, decoded)
+        folded = fold_batch(states, decoded, Digests(known.digests, stored))
         poisons = decoded.poisons + folded.poisons
         # Step 4. Dead letters acknowledged before any offset passes them.
         self._send_dead_letters(poisons, attempt)
@@ -260,6 +273,7 @@ class Pipeline:
                 newest_event=folded.newest_event,
                 duration=self._clock() - attempt.started,
                 committed_at=committed_at,
+                already_folded=known.already_folded,
             )
         )
 

@@ -51,6 +51,7 @@ class Store(Protocol):
     """The Postgres side of the loop."""
 
     def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
+    def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]: ...
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
     def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool: ...
     def write_batch(self, batch: BatchWrite) -> WriteResult: ...
@@ -124,17 +125,19 @@ class BatchOutcome:
     newest_event: Sequence[int]
     duration: float
     committed_at: float
+    already_folded: int = 0
 
     @property
     def processed(self) -> int:
-        """Records folded or applied (not dead-lettered, not skipped)."""
-        return self.events - len(self.poisons) - self.skipped
+        """Records folded or applied (not dead-lettered, not skipped, not already folded)."""
+        return self.events - len(self.poisons) - self.skipped - self.already_folded
 
 
 def record_batch(m: ConsumerMetrics, outcome: BatchOutcome) -> None:
     """Step 7 of the pipeline: count the batch in the metrics."""
     m.events.labels("processed").inc(outcome.processed)
     m.events.labels("skipped").inc(outcome.skipped)
+    m.events.labels("already_folded").inc(outcome.already_folded)
     m.events.labels("dlq").inc(len(outcome.poisons))
     for p in outcome.poisons:
         m.dlq_records.labels(p.reason).inc()
@@ -158,6 +161,7 @@ class Totals:
     processed: int = 0
     dead_lettered: int = 0
     skipped: int = 0
+    already_folded: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -168,6 +172,7 @@ class Totals:
         self.processed += outcome.processed
         self.dead_lettered += len(outcome.poisons)
         self.skipped += outcome.skipped
+        self.already_folded += outcome.already_folded
         self.inserted += outcome.result.inserted
         self.updated += outcome.result.updated
         self.unchanged += outcome.unchanged
@@ -179,6 +184,7 @@ class Totals:
             "processed": self.processed,
             "dead_lettered": self.dead_lettered,
             "skipped": self.skipped,
+            "already_folded": self.already_folded,
             "rows_inserted": self.inserted,
             "rows_updated": self.updated,
             "rows_unchanged": self.unchanged,

@@ -202,6 +202,18 @@ class PostgresStore:
                 raise StoreError(f"stored state of conversation {cid!r} cannot be read: {exc}") from exc
         return states
 
+    def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]:
+        """``folded_digests`` of these conversations' rows whose state has ``logic_version``.
+
+        Rows of another logic version, without state or without digests are absent (see
+        :mod:`consumer.known`).
+        """
+        if not ids:
+            return {}
+        with self._connection("load folded digests") as conn:
+            rows = conn.execute(self._sql.load_folded_digests, (list(ids), logic_version)).fetchall()
+        return {str(cid): bytes(blob) for cid, blob in rows}
+
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]:
         """Partition -> next offset to consume, as committed with the rows (seek here on assignment)."""
         with self._connection("read offsets") as conn:

@@ -50,6 +50,7 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("state", "text"),
     ("last_event_at", "int8"),
     ("logic_version", "int4"),
+    ("folded_digests", "bytea"),
 )
 TIME_COLUMNS: Final = frozenset(
     {"conversation_start", "conversation_end", "status_changed_at", "last_event_at", "error_at"}
@@ -58,7 +59,8 @@ TIME_COLUMNS: Final = frozenset(
 _DERIVED: Final = ("last_queue_name_from_event",)
 #: Columns whose difference makes a row "changed". The error columns are handled apart: a row without an
 #: error never clears a stored one (an error mark may have set it), and a null error_at keeps the stored one.
-_APART: Final = frozenset({"conversation_id", "error_message", "error_at"})
+#: ``folded_digests`` (consumer.known) is written with a changed row, but is no reason to write one.
+_APART: Final = frozenset({"conversation_id", "error_message", "error_at", "folded_digests"})
 _CONTENT: Final = tuple(name for name, _ in COLUMNS if name not in _APART) + _DERIVED
 
 #: The first key of the transaction-scoped advisory locks on queue ids (``pg_advisory_xact_lock(int4,
@@ -116,6 +118,7 @@ def _upsert(table: sql.Identifier, source: sql.Composable) -> sql.Composed:
     return sql.SQL(
         "INSERT INTO {table} AS c ({names}, db_when_created, db_last_updated) {source} "
         "ON CONFLICT (conversation_id) DO UPDATE SET {sets}, "
+        "folded_digests = EXCLUDED.folded_digests, "
         "error_message = COALESCE(EXCLUDED.error_message, c.error_message), "
         "error_at = CASE WHEN EXCLUDED.error_message IS NULL THEN c.error_at "
         "ELSE COALESCE(EXCLUDED.error_at, c.error_at) END, "
@@ -146,6 +149,7 @@ class Statements:
     upsert_values: Query
     mark_errors: Query
     load_states: Query
+    load_folded_digests: Query
     refresh_queue_names: Query
     advance_offset: Query
     stored_offsets: Query
@@ -193,6 +197,10 @@ def build_statements(table_name: str) -> Statements:
         ).format(table=table, at=_ms_to_ts(sql.SQL("u.at"))),
         load_states=sql.SQL(
             "SELECT conversation_id, state FROM {table} WHERE conversation_id = ANY(%s) AND state IS NOT NULL"
+        ).format(table=table),
+        load_folded_digests=sql.SQL(
+            "SELECT conversation_id, folded_digests FROM {table} WHERE conversation_id = ANY(%s) "
+            "AND logic_version = %s AND state IS NOT NULL AND folded_digests IS NOT NULL"
         ).format(table=table),
         refresh_queue_names=sql.SQL(
             "WITH u AS (SELECT * FROM unnest(%(ids)s::text[], %(old)s::text[], %(new)s::text[]) "

@@ -53,11 +53,14 @@ class RowWrite:
 
     ``error_at`` (epoch ms, e.g. the state's ``error_at``) goes with ``row.error_message``; a row without
     an error message never clears a stored one.
+
+    ``folded_digests``: the digests of the records folded into this state (:mod:`consumer.known`).
     """
 
     row: ConversationRow
     state_json: Mapping[str, Any]
     error_at: int | None = None
+    folded_digests: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

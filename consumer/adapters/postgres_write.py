@@ -67,6 +67,7 @@ def row_values(item: RowWrite) -> tuple[Any, ...]:
         orjson.dumps(item.state_json).decode(),
         r.last_event_at,
         r.logic_version,
+        item.folded_digests,
     )
 
 

@@ -11,7 +11,7 @@ from consumer.domain.events import (
     DetailEvent,
     Participant,
 )
-from consumer.domain.fold import fold, fold_all, with_error
+from consumer.domain.fold import fold, fold_all, fold_logic_version, with_error
 from consumer.domain.queues import last_queue
 from consumer.domain.row import ConversationRow, derive_row
 from consumer.domain.serde import state_from_json, state_to_json
@@ -42,6 +42,7 @@ __all__ = [
     "fold",
     "fold_all",
     "fold_batch",
+    "fold_logic_version",
     "last_queue",
     "state_from_json",
     "state_to_json",

@@ -43,7 +43,7 @@ from consumer.domain.state import (
 )
 from consumer.domain.status import calculated_status
 
-__all__ = ["flow_purpose", "fold", "fold_all", "with_error"]
+__all__ = ["flow_purpose", "fold", "fold_all", "fold_logic_version", "with_error"]
 
 _SNAPSHOT_FACTS: Final = FACT_FIELDS[:9]
 _SNAPSHOT_FACT_VALUES = attrgetter(*_SNAPSHOT_FACTS)
@@ -259,6 +259,11 @@ def _answered(answered: Mapping[str, OrderKey], d: DetailEvent, key: OrderKey) -
     if prev is not None and prev >= key:
         return answered
     return {**answered, user: key}
+
+
+def fold_logic_version() -> int:
+    """The ``logic_version`` this fold writes into the states it changes (read at call time)."""
+    return LOGIC_VERSION
 
 
 def fold_all(events: Iterable[ConversationEvent]) -> dict[str, ConversationState]:

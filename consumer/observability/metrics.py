@@ -16,7 +16,8 @@ partition, consumer group, a small set of outcomes and reasons) and never a conv
   while the loop is idle, paused or blocked; it publishes **every** partition of the group's topics (the
   same values from every replica: aggregate with ``max by (consumergroup, topic, partition)``) and the
   age is exact (the timestamp of the record at the committed offset). The loop's writes are then ignored.
-- ``convstream_events_total{outcome}``: processed | dlq | skipped.
+- ``convstream_events_total{outcome}``: processed | dlq | skipped | already_folded (an exact re-delivery
+  recognised before decoding: see :mod:`consumer.known`).
 - ``convstream_batch_duration_seconds``, ``convstream_batch_events``: histograms per committed batch.
 - ``convstream_rows_written_total{result}``: inserted | updated | unchanged (unchanged includes rows whose
   folded state did not change and were therefore not sent to Postgres).
@@ -109,7 +110,7 @@ class ConsumerMetrics:
         p = "convstream_"
         events = _init(
             Counter(p + "events", "Consumed records by outcome", ["outcome"], registry=registry),
-            ("processed", "dlq", "skipped"),
+            ("processed", "dlq", "skipped", "already_folded"),
         )
         rows = _init(
             Counter(p + "rows_written", "Conversation rows by write result", ["result"], registry=registry),

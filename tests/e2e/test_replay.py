@@ -1,6 +1,7 @@
 """``convstream replay`` end to end (SPEC §8): real Kafka, registry, Postgres, ``convstream`` processes.
 
-- to earliest with unchanged logic: no row changes, offsets return to the end;
+- to earliest with unchanged logic: no row changes, offsets return to the end, and most records are
+  recognised as already folded without being decoded;
 - to a datetime in the middle: only the records at or after it are reprocessed (as many as
   ``offsets_for_times`` says), the table is unchanged;
 - with running consumers: refused without ``--coordinate``; with it the running consumer re-seeks and
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -59,9 +61,12 @@ def test_replay_to_earliest_with_unchanged_logic_changes_no_row(e2e: E2EStack) -
     assert _kafka_committed(e2e) == dict.fromkeys(ends, 0)  # mirrored to the Kafka group
 
     again = e2e.run("consume", "--until-end")
-    assert '"rows_inserted": 0' in again.stdout
-    assert '"rows_updated": 0' in again.stdout
-    assert f'"processed": {sum(ends.values())}' in again.stdout
+    totals = _totals(again.stdout)
+    assert (totals["rows_inserted"], totals["rows_updated"]) == (0, 0)
+    assert totals["processed"] + totals["already_folded"] == sum(ends.values())
+    # Most records are recognised in their rows' folded_digests and never decoded again (consumer.known);
+    # the rest (their conversation was unchanged by their first batch) are folded again, to no effect.
+    assert totals["already_folded"] > sum(ends.values()) // 2, totals
     assert e2e.raw_rows() == before  # db_last_updated included
     e2e.assert_offsets_at_end()
 
@@ -96,9 +101,9 @@ def test_replay_to_a_datetime_reprocesses_only_later_records(e2e: E2EStack) -> N
     assert e2e.stored_offsets() == targets
 
     again = e2e.run("consume", "--until-end")
-    assert f'"processed": {expected}' in again.stdout
-    assert '"rows_updated": 0' in again.stdout
-    assert '"rows_inserted": 0' in again.stdout
+    totals = _totals(again.stdout)
+    assert totals["processed"] + totals["already_folded"] == expected
+    assert (totals["rows_inserted"], totals["rows_updated"]) == (0, 0)
     assert e2e.raw_rows() == before
     e2e.assert_offsets_at_end()
 
@@ -132,10 +137,18 @@ def test_replay_with_running_consumer_is_refused_unless_coordinated(e2e: E2EStac
     assert _rows_written(consumer) == first_pass  # the replay inserted and updated nothing
     assert consumer.terminate() == 0, consumer.tail()
     totals = consumer.totals()
-    assert totals["processed"] >= 2 * sum(stored.values()), totals  # everything was consumed twice
+    consumed = totals["processed"] + totals["already_folded"]
+    assert consumed >= 2 * sum(stored.values()), totals  # everything was consumed twice
     assert (totals["rows_inserted"], totals["rows_updated"]) == first_pass
     assert e2e.raw_rows() == before
     e2e.assert_offsets_at_end()
+
+
+def _totals(stdout: str) -> dict[str, int]:
+    """The totals JSON line ``convstream consume`` prints when it stops cleanly."""
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    assert lines, stdout
+    return dict(json.loads(lines[-1]))
 
 
 def _rows_written(consumer: Proc) -> tuple[int, int]:

@@ -150,6 +150,26 @@ def test_unchanged_rows_are_not_rewritten_and_changed_ones_are(store: PostgresSt
     assert store.stored_offsets(GROUP, TOPIC) == {0: 30}
 
 
+def test_folded_digests_travel_with_changed_rows_of_this_logic_version(store: PostgresStore) -> None:
+    offsets = Offsets()
+    d1, d2 = b"\x01" * 8, b"\x02" * 8
+    rows = [
+        dataclasses.replace(make_write("c1"), folded_digests=d1),
+        dataclasses.replace(make_write("old", logic_version=LOGIC_VERSION - 1), folded_digests=d1),
+        make_write("none"),
+    ]
+    store.write_batch(BatchWrite(GROUP, [offsets.advance()], rows=rows, errors=[ErrorMark("mark", "x", T0)]))
+    assert store.load_folded_digests(["c1", "old", "none", "mark", "nope"], LOGIC_VERSION) == {"c1": d1}
+    # Digests alone are no reason to write a row: they go with a changed one.
+    same = dataclasses.replace(make_write("c1"), folded_digests=d1 + d2)
+    store.write_batch(BatchWrite(GROUP, [offsets.advance()], rows=[same]))
+    assert store.load_folded_digests(["c1"], LOGIC_VERSION) == {"c1": d1}
+    changed = dataclasses.replace(make_write("c1", calculated_status="connected"), folded_digests=d1 + d2)
+    store.write_batch(BatchWrite(GROUP, [offsets.advance()], rows=[changed]))
+    assert store.load_folded_digests(["c1"], LOGIC_VERSION) == {"c1": d1 + d2}
+    assert store.load_folded_digests([], LOGIC_VERSION) == {}
+
+
 def test_newer_logic_version_is_never_downgraded(store: PostgresStore) -> None:
     offsets = Offsets()
     newer = make_write("c1", logic_version=LOGIC_VERSION + 1, calculated_status="ended")

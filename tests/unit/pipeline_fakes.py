@@ -174,6 +174,16 @@ class FakeStore:
     reject: set[str] = field(default_factory=set)  # conversations whose rows Postgres "rejects"
     reject_marks: set[str] = field(default_factory=set)  # ... whose error marks it rejects
     writes: int = 0
+    digests: dict[str, bytes] = field(default_factory=dict)  # folded_digests, as written
+    digest_loads: list[list[str]] = field(default_factory=list)
+
+    def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]:
+        self.digest_loads.append(list(ids))
+        return {
+            i: self.digests[i]
+            for i in ids
+            if i in self.digests and i in self.states and self.states[i].logic_version == logic_version
+        }
 
     def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]:
         if self.fail_loads:
@@ -230,6 +240,10 @@ class FakeStore:
                 row = replace(row, last_queue_name=self.queues[row.last_queue_id])
             self.rows[cid] = row
             self.states[cid] = state_from_json(w.state_json)
+            if w.folded_digests is None:
+                self.digests.pop(cid, None)
+            else:
+                self.digests[cid] = w.folded_digests
         for m in batch.errors:
             self.marks[m.conversation_id] = m.message
         for a in batch.offsets:

@@ -41,11 +41,13 @@ GROUP = "g"
 
 
 class Harness:
-    def __init__(self, partitions: tuple[TP, ...] = (P0, P1), **config: Any) -> None:
+    def __init__(
+        self, partitions: tuple[TP, ...] = (P0, P1), store: FakeStore | None = None, **config: Any
+    ) -> None:
         self.log: list[tuple[str, Any]] = []
         self.clock = FakeClock()
         self.source = FakeSource(self.log, self.clock, partitions)
-        self.store = FakeStore(self.log)
+        self.store = FakeStore(self.log) if store is None else store
         self.dlq = FakeDLQ(self.log)
         self.registry = CollectorRegistry()
         self.health = HealthState(clock=self.clock.monotonic)
