@@ -98,7 +98,13 @@ class TopicSettings(_Section):
     events: str = "genesys.conversation.events"
     queues: str = "genesys.routing.queues"
     dlq: str = "genesys.conversation.events.dlq"
-    partitions: int = Field(default=12, ge=1)
+    partitions: int = Field(default=12, ge=1, description="partitions of the events and dead-letter topics")
+    queues_partitions: int = Field(
+        default=1,
+        ge=1,
+        description="partitions of the queue directory topic: 1, so the group's assignor (which balances "
+        "the total over both topics) spreads the events partitions evenly",
+    )
     replication_factor: int = Field(default=1, ge=1)
 
 

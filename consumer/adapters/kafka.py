@@ -385,8 +385,9 @@ class KafkaAdmin:
         }
 
     def ensure_topics(self, topics: TopicSettings) -> list[str]:
-        """Create the events, queues (compacted) and dead-letter topics when missing; idempotent.
+        """Create the events, queues (compacted, ``queues_partitions``) and dead-letter topics when missing.
 
+        Idempotent.
         Existing topics are left as they are (never re-partitioned). Returns the names created by this
         call, after waiting until the cluster's metadata shows every topic with its partitions.
 
@@ -395,19 +396,19 @@ class KafkaAdmin:
             ConfigError: the cluster rejects the partitions or replication factor.
         """
         wanted = {
-            topics.events: {},
-            topics.queues: {"cleanup.policy": "compact"},
-            topics.dlq: {},
+            topics.events: (topics.partitions, {}),
+            topics.queues: (topics.queues_partitions, {"cleanup.policy": "compact"}),
+            topics.dlq: (topics.partitions, {}),
         }
         existing = self.list_topics()
         missing = [
             NewTopic(
                 name,
-                num_partitions=topics.partitions,
+                num_partitions=partitions,
                 replication_factor=topics.replication_factor,
                 config=config,
             )
-            for name, config in wanted.items()
+            for name, (partitions, config) in wanted.items()
             if name not in existing
         ]
         created: list[str] = []

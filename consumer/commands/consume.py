@@ -5,8 +5,9 @@ closing what was opened, and exits 0 without printing totals):
 
 1. Load the settings (environment only), configure JSON logging, register secrets, fix glibc's malloc
    thresholds (:mod:`consumer.memtuning`: RSS).
-2. Reach Postgres and Kafka (exit 4 when either cannot be reached); in bounded mode capture the end
-   offsets of every partition of the events and queues topics.
+2. Reach Postgres and Kafka (exit 4 when either cannot be reached); warn when the queues topic has more
+   than one partition (:func:`warn_uneven_assignment`); in bounded mode capture the end offsets of every
+   partition of the events and queues topics.
 3. Start the lag monitor (:mod:`consumer.observability.lag`: lag gauges and dependency reachability from
    its own thread and connections, so they stay true while the loop is idle or stuck), then serve
    ``/metrics``, ``/livez``, ``/readyz`` on the observability port (default 9400; 0: any free port).
@@ -24,7 +25,7 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Final
 
@@ -118,6 +119,29 @@ def end_offsets(admin: KafkaAdmin, settings: Settings) -> dict[TP, int]:
         if topic in topics:
             out.update({(topic, p): o for p, o in admin.end_offsets(topic).items()})
     return out
+
+
+def warn_uneven_assignment(partitions: Mapping[str, int], settings: Settings) -> bool:
+    """Warn (and return True) when the queues topic has more than one partition.
+
+    The cooperative-sticky assignor balances the *total* partition count over both subscribed topics, so
+    with a 12-partition queues topic one member of two can end up with all of its partitions and none of
+    the events topic's, and sit idle (measured: 2 processes as fast as 1).
+    """
+    topics = settings.topics
+    queues = partitions.get(topics.queues, 0)
+    if queues <= 1:
+        return False
+    log.warning(
+        "the queues topic has more than 1 partition: members may get only queue partitions and sit idle; "
+        "recreate it with 1 (CONVSTREAM_TOPICS__QUEUES_PARTITIONS, docs/runbook.md)",
+        extra={
+            "topic": topics.queues,
+            "partitions": queues,
+            "events_partitions": partitions.get(topics.events),
+        },
+    )
+    return True
 
 
 def build_pipeline(
@@ -268,6 +292,7 @@ def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
         health.store_ok()
         admin = KafkaAdmin(settings.kafka)
         admin.ping()
+        warn_uneven_assignment(admin.list_topics(), settings)
         ends = end_offsets(admin, settings) if args.until_end else None
         # Step 3.
         start_lag_monitor(settings, stack, pipeline, (metrics, health))
