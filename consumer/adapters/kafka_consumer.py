@@ -99,13 +99,13 @@ def consumer_config(kafka: KafkaSettings, consumer: ConsumerSettings, group_id: 
 
     The delivery guarantees are applied after ``KafkaSettings.extra`` so a passthrough cannot weaken them.
     """
-    # Prefetch sized for RSS (BENCHMARKS.md): a 12 MB local queue and 4 MB fetches keep one process fed at
-    # full speed; smaller ones starve it (8 MB: -20 %), larger ones only add memory (64 MB: +140 MB RSS).
-    # A partition whose fetch found the queue full waits fetch.queue.backoff.ms before fetching again:
-    # librdkafka's 1 s left a fast consumer (a replay) idle most of the time (14 k -> 38 k events/s).
+    # Prefetch sized for RSS (BENCHMARKS.md). A partition whose fetch found the local queue full fetches
+    # again after fetch.queue.backoff.ms: librdkafka's 1 s left a fast consumer (a replay) idle most of the
+    # time (14 k -> 38 k events/s) and made small queues look too small. With 20 ms, a 6 MB queue and 2 MB
+    # fetches keep one process fed at full speed (RSS peak 153 -> 128 MB; 64 MB only adds memory).
     conf: dict[str, Any] = {
-        "fetch.max.bytes": str(4 * 1024 * 1024),
-        "queued.max.messages.kbytes": str(12 * 1024),
+        "fetch.max.bytes": str(2 * 1024 * 1024),
+        "queued.max.messages.kbytes": str(6 * 1024),
         "fetch.queue.backoff.ms": "20",
         "session.timeout.ms": "45000",
     }

@@ -195,7 +195,7 @@ def test_delivery_guarantees_cannot_be_weakened_by_the_passthrough() -> None:
 
 def test_prefetch_is_bounded_and_refilled_quickly_and_the_passthrough_may_tune_it() -> None:
     conf = consumer_config(KafkaSettings(), ConsumerSettings(), "grp")
-    assert int(conf["queued.max.messages.kbytes"]) * 1024 <= 16 * 1024 * 1024  # RSS ≤ 150 MB
+    assert int(conf["queued.max.messages.kbytes"]) * 1024 <= 8 * 1024 * 1024  # RSS ≤ 150 MB
     # librdkafka's 1 s backoff after a full queue starved fast consumers (BENCHMARKS.md, replay).
     assert int(conf["fetch.queue.backoff.ms"]) <= 50
     tuned = consumer_config(KafkaSettings(extra={"fetch.queue.backoff.ms": "5"}), ConsumerSettings(), "grp")
