@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from consumer.adapters.postgres import PostgresStore
+from consumer.known import parse
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import load_settings
 
-__all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "iso", "run"]
+__all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "iso", "jsonable", "run"]
 
 NAME = "status"
 HELP = "show one conversation's row and state, or counts by status, last queue and logic version"
@@ -37,8 +38,15 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+def jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row for JSON: times as ISO text, ``folded_digests`` as how many records it recognises."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "folded_digests":
+            out["folded_records_known"] = 0 if value is None else len(parse(bytes(value)))
+        else:
+            out[key] = iso(value) if isinstance(value, datetime) else value
+    return out
 
 
 def _table(title: str, rows: Sequence[tuple[Any, int]]) -> str:
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             if row is None:
                 print(f"convstream status: no conversation {args.conversation_id!r}", file=sys.stderr)
                 return _EXIT_NOT_FOUND
-            print(json.dumps(_jsonable(row), indent=2, sort_keys=True, default=str))
+            print(json.dumps(jsonable(row), indent=2, sort_keys=True, default=str))
             return 0
         tables = [
             _table("calculated_status", store.count_by("calculated_status")),
