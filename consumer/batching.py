@@ -28,7 +28,7 @@ from consumer.domain import (
     state_to_json,
 )
 from consumer.errors import InvalidEventError, PoisonRecordError
-from consumer.known import merged
+from consumer.known import key_text, merged
 
 __all__ = [
     "DecodedBatch",
@@ -77,15 +77,6 @@ class FoldedBatch:
     states: list[ConversationState] = field(default_factory=list)
 
 
-def _key_text(key: bytes | None) -> str | None:
-    if not key:
-        return None
-    try:
-        return key.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 def _poison(record: Record, error: PoisonRecordError, cid: str | None, reason: str | None = None) -> Poison:
     return Poison(record, error, reason or error.reason, cid)
 
@@ -107,7 +98,7 @@ def decode_records(
         try:
             event = decode_event(record.value)
         except PoisonRecordError as exc:
-            out.poisons.append(_poison(record, exc, _key_text(record.key)))
+            out.poisons.append(_poison(record, exc, key_text(record.key)))
             continue
         bucket = events.get(event.conversation_id)
         if bucket is None:

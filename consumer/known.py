@@ -41,6 +41,7 @@ __all__ = [
     "KnownSplit",
     "conversation_keys",
     "digest",
+    "key_text",
     "merged",
     "parse",
     "split_known",
@@ -98,7 +99,8 @@ class KnownSplit:
     digests: dict[tuple[int, int], bytes] = field(default_factory=dict)
 
 
-def _key_text(key: bytes | None) -> str | None:
+def key_text(key: bytes | None) -> str | None:
+    """A record key as a conversation id: None when absent, empty or not UTF-8."""
     if not key:
         return None
     try:
@@ -112,7 +114,7 @@ def conversation_keys(records: Sequence[Record], events_topic: str) -> list[str]
     keys: dict[str, None] = {}
     for record in records:
         if record.topic == events_topic:
-            cid = _key_text(record.key)
+            cid = key_text(record.key)
             if cid is not None:
                 keys[cid] = None
     return list(keys)
@@ -121,7 +123,7 @@ def conversation_keys(records: Sequence[Record], events_topic: str) -> list[str]
 def split_known(records: Sequence[Record], stored: Mapping[str, bytes], events_topic: str) -> KnownSplit:
     """Drop the events-topic records whose value is already folded into their key's stored row.
 
-    ``stored`` maps conversation ids to their row's ``folded_digests``, for rows of this build's logic
+    ``stored`` maps conversation ids to their row's ``folded_digests``, for rows of the fold's logic
     version only (the store filters).
     """
     out = KnownSplit()
@@ -132,7 +134,7 @@ def split_known(records: Sequence[Record], stored: Mapping[str, bytes], events_t
             out.fresh.append(record)
             continue
         d = digest(value)
-        cid = _key_text(record.key)
+        cid = key_text(record.key)
         if cid is not None:
             known = sets.get(cid)
             if known is None:

@@ -99,3 +99,13 @@ def test_a_duplicate_publish_in_a_later_batch_is_recognised() -> None:
     h.run_to_end()
     assert h.metric("convstream_events_total", outcome="already_folded") == 1
     assert h.metric("convstream_events_total", outcome="processed") == 2
+
+
+def test_a_miskeyed_record_keeps_its_conversations_stored_digests() -> None:
+    h = Harness(batch_max_events=1)
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    h.source.add(P0, b"c2", good_value("c1", 1))  # body says c1: its row's digests are loaded after decode
+    h.run_to_end()
+    assert ["c2"] in h.store.digest_loads
+    assert ["c1"] in h.store.digest_loads[h.store.digest_loads.index(["c2"]) :]
+    assert len(parse(h.store.digests["c1"])) == 2  # the first record's digest was not dropped
