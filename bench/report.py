@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.report_text import GAPS, METHOD, PEER, PROFILE, TUNING
+
 __all__ = ["evaluate", "headline", "render_markdown", "render_table"]
 
 
@@ -282,6 +284,7 @@ def render_markdown(doc: dict[str, Any], results_path: Path) -> str:
     out += ["", "## Where the time goes per event", "", *PROFILE, ""]
     out += _breakdown(doc)
     out += _stages_md(r.get("stages", {}))
+    out += ["", "## Targets not met: why, and what would close them", "", *GAPS]
     out += ["", "## Tuning: what each change bought", "", *TUNING]
     out += [
         "",
@@ -297,116 +300,3 @@ def render_markdown(doc: dict[str, Any], results_path: Path) -> str:
     peer = r.get("peer", {})
     out += [f"This run: {peer.get('error') or json.dumps(peer)}", ""]
     return "\n".join(out)
-
-
-METHOD = [
-    "- All scenarios use the simulator's default event mix (`convstream bridge --source simulator "
-    "--events N --workers 2` with `CONVSTREAM_BRIDGE__LINGER_MS=200`, seed 1: two independent shards of "
-    "the contact center, ≈6 snapshot events per conversation), pre-loaded once into a fresh 12-partition "
-    "topic. Its wall rate, start-up of the two worker processes included, is the simulator → Kafka figure.",
-    "- Rates of subprocess consumers (`convstream consume --until-end`) are events / (exit time − first "
-    "`partitions assigned` log line): start-up (imports, connections, group join) excluded; the rate "
-    "including start-up is in the JSON. The ceiling and naive timers start at the first record.",
-    "- Decode-only ceiling: `confluent_kafka.Consumer.consume(1000)` + `consumer.codec.avro.decode_value` "
-    "per record, nothing else (bench/ceiling.py).",
-    "- Naive: bench/naive.py, one message at a time: decode, `SELECT state`, fold, the same guarded upsert "
-    "statement, Postgres COMMIT, synchronous Kafka commit; same tables, time-boxed.",
-    "- Memory: VmRSS of the one-process consumer sampled every second alongside `count(*)` of the table. "
-    "The RSS at 10 k / 100 k rows (distinct conversations) is the median of the 11 samples around the first "
-    "one with that many rows: the allocator saw-tooths by ~30 MB with a ~10 s period, so one sample mostly "
-    "says where on a tooth it fell (the single samples are in the JSON). The peak is the highest sample.",
-    "- Replay: `convstream replay --to-earliest --execute` on the one-process run's group, then "
-    "`consume --until-end` again (logic unchanged: 0 rows rewritten expected).",
-    "- Latency: the bridge has no pacing option, so the harness republishes the pre-loaded records (already "
-    "Avro-framed, same keys) into a fresh topic in 20 ms chunks at 5,000/s while a consumer runs. Latency "
-    "per record = first time a 20 ms poller saw its offset committed in `consumer_offset` − the record's "
-    "Kafka timestamp (CreateTime). The first record is published and flushed before the paced run and not "
-    "counted: the idempotent producer's first delivery waits ~0.5 s for its producer id, which would "
-    "otherwise show up as consumer latency. The consumer's `convstream_event_to_row_latency_seconds` "
-    "histogram is not usable here: it measures commit time − *event* time, and simulated event times are "
-    "not wall clock.",
-    "- The devstack Postgres runs with fsync=off and synchronous_commit=off (see Machine), which flatters "
-    "per-commit patterns (the naive baseline most).",
-]
-
-PROFILE = [
-    "Profiled with py-spy (250 Hz, main loop only) on `convstream consume --until-end` over 300 k events of "
-    "the default mix into an empty table, one process, defaults, after the tuning below; share of the main "
-    "loop's samples (nested shares are inside their parent):",
-    "",
-    "| Part | share |",
-    "|---|---:|",
-    "| poll (librdkafka consume, Record objects) | 4 % |",
-    "| decode (C reader 11 %, framing and checks) | 17 % |",
-    "| load the batch's states (SELECT, JSON parse, state_from_json) | 5 % |",
-    "| fold (snapshot merge 20 %, status 3 %) | 29 % |",
-    "| serialize state (state_to_json) | 8 % |",
-    "| derive the row | 6 % |",
-    "| write: COPY rows + guarded upsert + offsets + commit (of which waiting for Postgres 9 %) | 14 % |",
-    "| freeing the batch's objects when it is done | 11 % |",
-    "| the rest (batching, grouping, metrics) | 6 % |",
-    "",
-    "A replay with unchanged logic no longer decodes or folds anything: every record is recognised in its "
-    "row's `folded_digests` (`consumer.known`). Its main loop then spends its time in polling (librdkafka "
-    "and Record objects), the digest of each value (BLAKE2b, ~1.5 µs per 1.2 KB record), one `SELECT` of "
-    "the batch's digests and the offsets transaction. In the first pass the digests cost ~5 % (the digest "
-    "3 %, the `SELECT` and the set ~2 %).",
-]
-
-TUNING = [
-    "Measured on this machine with 300 k–620 k events of the default mix; figures before → after.",
-    "",
-    "- Avro decode: fastavro's generic reader + dict-to-dataclass 61 µs/record → a Python reader generated "
-    "from the schema 39 µs → the C extension `consumer.codec._avroread` interpreting a program built from "
-    "the schema (same output, same errors, property-tested against the Python one) "
-    "(see the stage table for this run's figure). End to end, one process: ~9,500 → ~13,500 events/s.",
-    "- Replay: a snapshot participant not newer than what the state knows is checked by comparisons alone "
-    "(`consumer.domain.merge._restated`) instead of being re-merged field by field and found equal: "
-    "replay of 300 k events ~9,500 → ~12,700 events/s (start-up included).",
-    "- Replay, then: records already folded are recognised before decoding (`consumer.known`: each row "
-    "keeps the 8-byte digests of the record values folded into its state, written with the row; a record "
-    "whose key's row, of this logic version, lists its digest is set aside). The `make bench` replay "
-    "recognised all 620,000 records, yet ran at the same ~14,600 events/s: py-spy with `--idle` showed the "
-    "main thread waiting in `consume()` two thirds of the time. librdkafka stops fetching a partition "
-    "whose share of the 12 MB queue is full and retries after `fetch.queue.backoff.ms`, 1 s by default, so "
-    "a consumer that drains the queue faster than that sits idle. 20 ms: replay of 300 k events 13,800 → "
-    "38,600 events/s wall (start-up included), the same as with a 64 MB queue, at no memory cost. The same "
-    "backoff had made small queues look too small (the −20 % above): with it, a 6 MB queue and 2 MB "
-    "fetches run as fast as 12 MB / 4 MB (first pass 10,500 events/s both; replay 38,100) and the peak RSS "
-    "of the first pass drops 153 → 128 MB (median 142 → 124 MB), two runs each.",
-    "- Scale: the queues topic is created with one partition (`CONVSTREAM_TOPICS__QUEUES_PARTITIONS`). "
-    "With 12, the cooperative-sticky assignor balanced 24 partitions over two members by count, and could "
-    "give one member all 12 events partitions and the other the 12 queue partitions: two processes then "
-    "ran at one process's rate (0.86–1.02× in three of four runs). The consumer warns at start-up when the "
-    "queues topic has more than one partition.",
-    "- GC: `gc.freeze()` after start-up and a higher gen-0 threshold (`consumer.gctuning`): fold 23.8 → "
-    "13.9 µs/event (stage table).",
-    "- Postgres write: the batch's rows `COPY`ed into a session staging table, then one guarded upsert "
-    "from it, instead of `executemany` upserts: about 2–3× the rows/s (pg_write_speed raw outputs above).",
-    "- Latency: `poll_batch` asks librdkafka for one record first, so the `batch_max_ms` window starts when "
-    "data arrives (a full-chunk `consume()` held a lone record back up to `batch_max_ms` first), and "
-    "`batch_max_ms` 250 → 100 ms: p99 at 5,000 events/s 1,000 → ~350 ms. Under a backlog batches still "
-    "fill by `batch_max_events` first, so throughput is unchanged.",
-    "- Memory: librdkafka's prefetch queue `queued.max.messages.kbytes` 64 → 12 MB and `fetch.max.bytes` "
-    "16 → 4 MB, `batch_max_events` 5,000 → 1,000: peak RSS ~340 → ~160 MB at the same events/s. Smaller "
-    "still (10 MB queue, 2 MB fetches) measured 140 MB but starved the consumer (−20 % events/s), so the "
-    "defaults stayed at 12 MB / 4 MB (until the fetch backoff above: now 6 MB / 2 MB). "
-    "Then glibc's malloc thresholds fixed at start-up (`consumer.memtuning`: "
-    "mmap 128 KB, trim 256 KB; glibc otherwise raises them up to 32 MB/64 MB as large buffers are freed and "
-    "keeps finished batches resident): peak ~158 → ~148 MB, median ~150 → ~135 MB, same events/s. Of the "
-    "rest, ~70 MB is the interpreter and imported libraries (14 MB of it `confluent_kafka.schema_registry` "
-    "pulling in authlib and joserfc).",
-]
-
-PEER = [
-    "- `pip install -c constraints.txt quixstreams==3.28.1` (the latest release) cannot resolve: quixstreams "
-    "requires confluent-kafka<2.13 and pydantic<2.14, convstream pins confluent-kafka==2.16.0 and "
-    "pydantic==2.14.3. So quixstreams is not in pyproject.toml/constraints.txt; the harness builds a "
-    "separate venv (`.cache/bench-peer`, exact pins in `bench/peer-requirements.txt`: quixstreams 3.28.1, "
-    "confluent-kafka 2.12.2, rocksdict) on the first full run, with convstream installed `--no-deps`.",
-    "- bench/peer_quix.py does the same job with Quix's idioms: our Avro codec as the value deserializer, "
-    "our fold in a stateful `apply` (state in Quix's RocksDB store with its changelog topic), the same "
-    "guarded upsert in a `BatchingSink` (one transaction per checkpoint). Differences: Quix commits Kafka "
-    "offsets after the sink flush (at-least-once); convstream stores offsets in Postgres in the write "
-    "transaction (exactly-once effects); Quix runs on the older confluent-kafka 2.12.2.",
-]

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Iterator
 
 import psycopg
+import psycopg.errors
+import psycopg.sql
 import pytest
 from pydantic import SecretStr
 
@@ -128,6 +130,36 @@ def test_table_name_comes_from_settings(pg_database: str) -> None:
             r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'conv_live'")
         }
     assert "conv_live_waiting_idx" in indexes
+
+
+def _server_has_lz4(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL default_toast_compression = lz4")
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.FeatureNotSupported):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("table", ["conversation", "it's odd"])
+def test_state_is_compressed_with_lz4_where_the_server_has_it(pg_database: str, table: str) -> None:
+    migrate(pg_database, table=table)
+    ident = psycopg.sql.Identifier(table)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        lz4 = _server_has_lz4(conn)
+        # A compressible 10 KB document: stored compressed, with the column's method.
+        conn.execute(
+            psycopg.sql.SQL(
+                "INSERT INTO {} (conversation_id, state) "
+                "VALUES ('c1', jsonb_build_object('pad', repeat('ab', 5000)))"
+            ).format(ident)
+        )
+        row = conn.execute(
+            psycopg.sql.SQL("SELECT pg_column_compression(state), state->>'pad' FROM {}").format(ident)
+        ).fetchone()
+    assert row is not None
+    assert row[0] == ("lz4" if lz4 else "pglz")
+    assert row[1] == "ab" * 5000
 
 
 @pytest.fixture
