@@ -80,13 +80,14 @@ GAPS = [
     "what is left is creating and freeing ~100 Python objects per event. What would close it: "
     "(1) pipelining — commit batch N from a second thread (psycopg releases the GIL while it waits) "
     "while batch N+1 is polled, decoded and folded, N+1 taking the states N is committing from memory "
-    "instead of from Postgres. The wall time then approaches the CPU part alone: ≈ 0.6 × 82 µs ≈ 50 µs per "
-    "event ≈ 20,000 events/s. It changes the delivery contract (a fenced or rejected write of N must "
+    "instead of from Postgres. The wall time then approaches the CPU part alone, ~60 % of today's: "
+    "≈ 1.6× the end-to-end events/s in the targets table, about 20,000 on this machine on a good day "
+    "(12,188 at 20261121T141345Z). It changes the delivery contract (a fenced or rejected write of N must "
     "discard N+1's fold and re-seek), so it needs its own issue and chaos tests rather than a last-minute "
     "change. Overlapping only poll and decode (no state hand-over) would bound the gain at ~20 %. "
     "(2) A native fold (a Rust or C extension with the Python fold as its property-tested reference, as "
-    "the C decoder has) for the CPU part. (3) Meanwhile: two processes give 1.4× on this 2-core machine "
-    "(scale row), so 20,000 events/s needs two replicas here.",
+    "the C decoder has) for the CPU part. (3) Meanwhile: two processes give 1.4–1.65× on this 2-core "
+    "machine (scale row; ~17,400 events/s), and more replicas on more cores scale further.",
     "- **60 % of the decode-only ceiling.** The ceiling (consume + decode only, ~11 µs per event) leaves "
     "19 µs per event at 60 % for poll, decode, fold, serialize, write and commit together; the fold alone "
     "takes ~19 µs in CPython (stage table). Even the pipelined 20,000 events/s would be ~22 % of it. In "
