@@ -651,6 +651,19 @@ class Registry(Service):
     def where(self) -> str:
         return f"http://{HOST}:{REGISTRY_PORT}/apis/ccompat/v7"
 
+    def datasource_option(self) -> str:
+        """Keep the schemas in an H2 file under .devstack/registry/h2 (Apicurio's default is H2 in memory).
+
+        In memory, a restart gave the ids of the schemas already referenced by records in Kafka to other
+        schemas or to none: every record published before it was then dead-lettered as unknown_schema.
+        """
+        return f"-Dapicurio.datasource.url=jdbc:h2:file:{self.dir / 'h2' / 'registry'}"
+
+    def stale(self) -> bool:
+        """Started before the registry kept its schemas in a file (or with another file)."""
+        pid = self.pid()
+        return pid is not None and self.datasource_option() not in cmdline(pid)
+
     def run_jar(self) -> Path | None:
         jars = sorted(self.dist.glob("**/quarkus-run.jar"))  # <=3.2: quarkus-app/quarkus-run.jar; >=3.3: root
         return jars[0] if jars and (self.dist / ".complete").exists() else None
@@ -706,6 +719,7 @@ class Registry(Service):
             "-Dquarkus.analytics.disabled=true",
             "-Dquarkus.http.access-log.enabled=false",
             '-Dquarkus.log.category."io.apicurio.registry.logging.audit".level=WARN',
+            self.datasource_option(),
             f"-Djava.io.tmpdir={self.dir / 'tmp'}",
             "-jar",
             str(jar),

@@ -205,3 +205,29 @@ def test_devstack_up_is_idempotent(
     assert env["CONVSTREAM_POSTGRES__DSN"].rsplit("/", 1)[0] == postgres_dsn.rsplit("/", 1)[0]
     assert env["CONVSTREAM_PROMETHEUS_URL"] == prometheus_url
     assert _pids() == before
+
+
+def test_devstack_registry_keeps_its_schemas_across_a_restart(
+    request: pytest.FixtureRequest, registry_url: str, unique_name: Callable[[str], str]
+) -> None:
+    """Records in the devstack's Kafka outlive a registry restart, so the schema ids they carry must too."""
+    stack = request.getfixturevalue("service_stack")
+    if stack.source.get("registry") != "devstack":
+        pytest.skip(f"the registry does not come from the devstack here: {stack.source}")
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+    subject = f"{unique_name('restart')}-value"
+    client = SchemaRegistryClient({"url": registry_url})
+    schema_id = client.register_schema(subject, Schema(_schema(), "AVRO"))
+    client.close()
+    before = _pids()["registry"]
+
+    down = _devstack("down", "registry")
+    assert down.returncode == 0, down.stderr
+    up = _devstack("up", "registry")
+    assert up.returncode == 0, up.stderr
+    assert _pids()["registry"] != before  # really restarted
+
+    fetched = http_json(f"{registry_url}/schemas/ids/{schema_id}")
+    assert json.loads(fetched["schema"])["fields"] == RECORD_SCHEMA["fields"]
+    assert subject in http_json(f"{registry_url}/subjects")
