@@ -71,9 +71,10 @@ def merged(prior: bytes | None, new: Iterable[bytes]) -> bytes | None:
 
     The prior ones are kept first (so a full set stays as it was), in their stored order.
     """
-    seen = set(parse(prior))
-    out = bytearray(prior[: len(seen) * DIGEST_SIZE] if prior else b"")
-    count = len(seen)
+    kept = prior[: len(prior) - len(prior) % DIGEST_SIZE] if prior else b""  # whole digests only
+    out = bytearray(kept)
+    seen = set(parse(kept))
+    count = len(kept) // DIGEST_SIZE
     for d in new:
         if count >= MAX_DIGESTS:
             break

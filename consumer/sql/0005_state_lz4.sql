@@ -2,8 +2,7 @@
 --
 -- A state document is ~3 KB of JSON, so nearly every written state is compressed, and pglz was the
 -- largest single share of the batch upsert's server time (BENCHMARKS.md). LZ4 compresses several times
--- faster, to a similar size. Only values written from now on
--- use it; stored pglz values stay readable as they are.
+-- faster, to a similar size. Only values written from now on use it; stored pglz values stay readable.
 --
 -- LZ4 needs PostgreSQL 14 or later built with it (the PGDG and Debian packages are). On a server without
 -- it the statement fails with feature_not_supported (or a syntax error before 14): the column then keeps

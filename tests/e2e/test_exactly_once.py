@@ -20,7 +20,15 @@ from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWr
 from consumer.domain import derive_row, state_to_json
 from consumer.errors import FencedError
 from consumer.settings import PostgresSettings
-from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, Proc, assert_rows_match, seeded_random, split_jsonl
+from tests.fixtures.e2e import (
+    DISORDER_IGNORED,
+    E2EStack,
+    Proc,
+    assert_rows_match,
+    consume_totals,
+    seeded_random,
+    split_jsonl,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -169,7 +177,7 @@ def test_reconsume_from_earliest_changes_nothing(e2e: E2EStack) -> None:
         reset = conn.execute("UPDATE consumer_offset SET next_offset = 0 WHERE group_id = %s", (e2e.group,))
         assert reset.rowcount > 0
     result = e2e.run("consume", "--until-end", timeout=180)
-    totals = json.loads(result.stdout.strip().splitlines()[-1])
+    totals = consume_totals(result.stdout)
     assert totals["processed"] + totals["already_folded"] >= sim.messages, totals
     assert totals["already_folded"] > 0, totals  # recognised without decoding (consumer.known)
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -26,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from consumer.adapters.kafka_groups import KafkaGroupAdmin
 from consumer.commands.consume import build_pipeline, end_offsets
 from consumer.settings import KafkaSettings, Settings, load_settings
-from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, db_row_to_fold, split_jsonl
+from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, consume_totals, db_row_to_fold, split_jsonl
 from tests.fixtures.services import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -144,11 +143,10 @@ def test_replay_with_running_consumer_is_refused_unless_coordinated(e2e: E2EStac
     e2e.assert_offsets_at_end()
 
 
-def _totals(stdout: str) -> dict[str, int]:
-    """The totals JSON line ``convstream consume`` prints when it stops cleanly."""
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    assert lines, stdout
-    return dict(json.loads(lines[-1]))
+def _totals(stdout: str) -> dict[str, Any]:
+    totals = consume_totals(stdout)
+    assert totals, stdout  # a clean stop always prints them
+    return totals
 
 
 def _rows_written(consumer: Proc) -> tuple[int, int]:

@@ -136,7 +136,11 @@ def _server_has_lz4(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     try:
         with conn.transaction():
             conn.execute("SET LOCAL default_toast_compression = lz4")
-    except (psycopg.errors.InvalidParameterValue, psycopg.errors.FeatureNotSupported):
+    except (
+        psycopg.errors.InvalidParameterValue,  # built without LZ4: not a value of the setting
+        psycopg.errors.FeatureNotSupported,
+        psycopg.errors.UndefinedObject,  # before 14: no such setting
+    ):
         return False
     return True
 

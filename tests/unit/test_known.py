@@ -59,6 +59,12 @@ def test_parse_ignores_a_malformed_tail_and_empty_values() -> None:
     assert merged(None, []) is None
 
 
+def test_merged_keeps_every_whole_stored_digest_of_an_odd_blob() -> None:
+    a, b, c = (bytes([n]) * DIGEST_SIZE for n in (1, 2, 3))
+    # A repeated digest and a torn tail (not written by merged, but stored blobs are not trusted).
+    assert merged(a + a + b + b"\x09", [b, c]) == a + a + b + c
+
+
 def test_split_recognises_only_digests_stored_for_the_records_key() -> None:
     a, b = b"value-a", b"value-b"
     stored = {"c1": digest(a)}

@@ -73,11 +73,16 @@ class Harness:
         return [kind for kind, _ in self.log]
 
 
-def test_rows_and_offsets_are_committed_then_mirrored_to_kafka() -> None:
-    h = Harness()
+def add_two_conversations(h: Harness) -> None:
+    """Three events of c1 on P0, one of c2 on P1."""
     for n in range(3):
         h.source.add(P0, b"c1", good_value("c1", n))
     h.source.add(P1, b"c2", good_value("c2", 0))
+
+
+def test_rows_and_offsets_are_committed_then_mirrored_to_kafka() -> None:
+    h = Harness()
+    add_two_conversations(h)
     h.run_to_end()
     assert set(h.store.rows) == {"c1", "c2"}
     assert h.store.offsets == {(GROUP, EVENTS, 0): 3, (GROUP, EVENTS, 1): 1}

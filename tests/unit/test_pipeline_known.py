@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pipeline_fakes import EVENTS, good_value
-from test_pipeline import GROUP, P0, P1, Harness
+from test_pipeline import GROUP, P0, Harness, add_two_conversations
 
 from consumer.domain import LOGIC_VERSION
 from consumer.known import parse
@@ -13,9 +13,7 @@ from consumer.known import parse
 
 def _first_pass() -> Harness:
     h = Harness()
-    for n in range(3):
-        h.source.add(P0, b"c1", good_value("c1", n))
-    h.source.add(P1, b"c2", good_value("c2", 0))
+    add_two_conversations(h)
     h.run_to_end()
     assert h.metric("convstream_events_total", outcome="processed") == 4
     return h
