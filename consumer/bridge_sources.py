@@ -84,6 +84,8 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
         if outcome.line in decoded.invalid:
             yield BadLine(source_name, outcome.line, "not valid UTF-8")
         elif isinstance(outcome, LineEvents):
+            for reason in outcome.rejected:  # records left out of an analytics page
+                yield BadLine(outcome.source_name, outcome.line, reason)
             yield from outcome.events
         elif isinstance(outcome, LineBad):
             yield BadLine(outcome.source_name, outcome.line, outcome.reason)

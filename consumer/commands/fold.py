@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
                     print(outcome.message, file=sys.stderr)
                     bad |= isinstance(outcome, LineBad)
                 elif isinstance(outcome, LineEvents):
+                    for message in outcome.messages:  # records left out of an analytics page
+                        print(message, file=sys.stderr)
+                    bad |= bool(outcome.rejected)
                     # Step 2. Fold, and trace.
                     _fold_line(outcome, number, states, queue_names, trace=args.trace)
     # Step 4. Final rows.

@@ -63,11 +63,21 @@ class FileClock:
 
 @dataclass(frozen=True, slots=True)
 class LineEvents:
-    """A line that produced domain events (normally exactly one)."""
+    """A line that produced domain events (normally exactly one).
+
+    ``rejected``: reasons for records of an analytics details page that were left out (the line's other
+    records are in ``events``); report them like bad lines (:attr:`messages`).
+    """
 
     source_name: str
     line: int
     events: tuple[ConversationEvent, ...]
+    rejected: tuple[str, ...] = ()
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """``file:line: reason`` of each rejected record."""
+        return tuple(f"{self.source_name}:{self.line}: {reason}" for reason in self.rejected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,4 +170,4 @@ def _read_line(text: str, number: int, source_name: str, clock: FileClock, sourc
         return LineIgnored(source_name, number, result.reason)
     for event in result.events:
         clock.observe(max(event.event_time, event.received_at))
-    return LineEvents(source_name, number, result.events)
+    return LineEvents(source_name, number, result.events, result.rejected)

@@ -92,6 +92,8 @@ def backfill_items(
             continue
         if isinstance(result, Ignored):
             continue
+        for reason in result.rejected:
+            yield BadLine("<analytics>", number, reason)
         for event in result.events:
             yield apply_pii(event, pii) if pii is not None else event
 
@@ -204,6 +206,8 @@ class GenesysSource:
         if isinstance(result, Ignored):
             yield Skipped("heartbeat" if result.reason in _HEARTBEATS else "system")
             return
+        for reason in result.rejected:
+            yield BadLine(f"<channel {item.channel}>", self.received, reason)
         for event in result.events:
             self._check_queues(event)
             yield apply_pii(event, self._pii) if self._pii is not None else event
