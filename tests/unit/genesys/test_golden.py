@@ -7,6 +7,10 @@ prints) and optionally ``tests/data/<name>.queues.jsonl`` (the queue directory, 
 
 The expectations were derived by hand from SPEC §4 (decision table, last-queue rule, derived
 columns), not by running the fold.
+
+``tests/data/sdk/`` holds streams built with the official Genesys SDK's model classes
+(``scripts/sdk_corpus.py``); their ``expected.json`` may list ``rejected`` lines, which the fold must
+report (``file:line: …reason…``, exit 2) while folding every other line.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from consumer.cli import main
 from consumer.domain import LOGIC_VERSION
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-SCENARIOS = sorted(p.name.removesuffix(".expected.json") for p in DATA.glob("*.expected.json"))
+SCENARIOS = sorted(
+    str(p.relative_to(DATA)).removesuffix(".expected.json")
+    for pattern in ("*.expected.json", "sdk/*.expected.json")
+    for p in DATA.glob(pattern)
+)
 
 #: SPEC §4.3, in decision-table order.
 ALL_STATUSES = (
@@ -50,8 +58,24 @@ def _fold(
     return code, [json.loads(line) for line in out.splitlines()], err
 
 
+def _check_reports(name: str, code: int, err: str) -> None:
+    """Exit 0 and nothing on stderr, or exactly the expected rejected lines (exit 2)."""
+    rejected = _expected(name).get("rejected", [])
+    if not rejected:
+        assert (code, err) == (0, "")
+        return
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == len(rejected), err
+    for want, got in zip(rejected, lines, strict=True):
+        assert got.startswith(f"{DATA / name}.jsonl:{want['line']}: "), got
+        assert want["reason_contains"] in got, got
+    assert "Traceback" not in err
+
+
 def test_golden_set_is_present() -> None:
     assert len(SCENARIOS) >= 20
+    assert sum(name.startswith("sdk/") for name in SCENARIOS) >= 15
     for name in SCENARIOS:
         assert (DATA / f"{name}.jsonl").exists(), name
 
@@ -59,7 +83,7 @@ def test_golden_set_is_present() -> None:
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_status_and_last_queue_after_every_line(capsys: pytest.CaptureFixture[str], name: str) -> None:
     code, printed, err = _fold(capsys, name, trace=True)
-    assert (code, err) == (0, "")
+    _check_reports(name, code, err)
     expected = _expected(name)["steps"]
     for want, got in zip(expected, printed, strict=False):
         assert got == want, f"{name} line {want['line']}"
@@ -69,7 +93,7 @@ def test_status_and_last_queue_after_every_line(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_final_rows(capsys: pytest.CaptureFixture[str], name: str) -> None:
     code, printed, err = _fold(capsys, name, trace=False)
-    assert (code, err) == (0, "")
+    _check_reports(name, code, err)
     expected = _expected(name)["final"]
     for row in expected:
         row["logic_version"] = LOGIC_VERSION
