@@ -277,6 +277,14 @@ def attribute_maps(roots: Iterable[str]) -> dict[str, dict[str, str]]:
     return dict(sorted(maps.items()))
 
 
+def _one_model_per_line(dump: dict[str, Any]) -> str:
+    """JSON with one model per line (reviewable diffs when the SDK changes)."""
+    head = {key: value for key, value in dump.items() if key != "models"}
+    lines = [json.dumps(head, indent=1)[:-2] + ',\n "models": {']
+    models = [f" {json.dumps(name)}: {json.dumps(fields)}" for name, fields in dump["models"].items()]
+    return "\n".join(lines) + "\n" + ",\n".join(models) + "\n }\n}\n"
+
+
 def main() -> int:
     # Imported here: the scenario modules import this module's helpers.
     from sdk_corpus_defects import SCENARIOS as DEFECTS
@@ -293,7 +301,7 @@ def main() -> int:
         "roots": roots,
         "models": attribute_maps(roots.values()),
     }
-    (OUT / "attribute_maps.json").write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
+    (OUT / "attribute_maps.json").write_text(_one_model_per_line(dump), encoding="utf-8")
     print(f"attribute_maps.json: {len(dump['models'])} models")
     return 0
 
