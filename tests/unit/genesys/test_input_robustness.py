@@ -267,3 +267,26 @@ def test_fold_command_reports_hostile_lines_without_a_traceback(
     assert [json.loads(line)["conversation_id"] for line in out.splitlines()] == ["c1", "c4", "c6"]
     assert "Traceback" not in err
     assert [line.split(":")[1] for line in err.splitlines()] == ["2", "3", "4", "5"]
+
+
+def test_websocket_messages_with_lone_surrogates_are_decoded_not_dropped() -> None:
+    from consumer.genesys.notifications import _loads
+
+    raw = json.dumps(detail(ani="\ud800")).encode()  # json writes the escape: legal JSON, orjson refuses it
+    message = _loads(raw)
+    assert message["eventBody"]["ani"] == "\ud800"
+    assert one(message).body.ani == "\ufffd"  # then repaired by normalization
+    assert _loads(b"not json") is None
+    assert _loads("[" * 100_000) is None
+
+
+def test_an_api_body_that_is_not_json_is_a_retryable_genesys_error() -> None:
+    import httpx
+
+    from consumer.errors import GenesysUnavailableError
+    from consumer.genesys.client import _decoded
+
+    for content in (b'{"conversations": [', b"[" * 100_000):
+        with pytest.raises(GenesysUnavailableError, match="not JSON"):
+            _decoded(httpx.Response(200, content=content), "/api/v2/analytics/conversations/details/query")
+    assert _decoded(httpx.Response(200, content=b'{"a": "\\ud800"}'), "/x") == {"a": "\ud800"}
