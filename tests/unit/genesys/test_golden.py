@@ -16,13 +16,18 @@ report (``file:line: …reason…``, exit 2) while folding every other line.
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumer.cli import main
-from consumer.domain import LOGIC_VERSION
+from consumer.domain import LOGIC_VERSION, ConversationEvent, ConversationState, fold
+from consumer.genesys.jsonl import FileClock, LineEvents, read_lines
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SCENARIOS = sorted(
@@ -116,3 +121,32 @@ def test_all_files_in_one_run_number_lines_across_files(capsys: pytest.CaptureFi
     offset = len((DATA / f"{first}.jsonl").read_text(encoding="utf-8").splitlines())
     want = _expected(first)["steps"] + [{**s, "line": s["line"] + offset} for s in _expected(second)["steps"]]
     assert printed == want
+
+
+def _events(name: str) -> list[ConversationEvent]:
+    path = DATA / f"{name}.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    outcomes = read_lines(lines, source_name=str(path), clock=FileClock())
+    return [e for o in outcomes if isinstance(o, LineEvents) for e in o.events]
+
+
+def _states(events: list[ConversationEvent]) -> dict[str, ConversationState]:
+    states: dict[str, ConversationState] = {}
+    for event in events:
+        states[event.conversation_id] = fold(states.get(event.conversation_id), event)
+    return {cid: replace(state, status_changed_at=None) for cid, state in states.items()}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+@settings(max_examples=10, deadline=None)
+@given(shuffle=st.randoms(use_true_random=False), duplicates=st.lists(st.integers(0, 10_000), max_size=5))
+def test_any_order_with_duplicates_folds_to_the_same_states(
+    name: str, shuffle: random.Random, duplicates: list[int]
+) -> None:
+    # The fold's guarantee (any permutation, any duplicates, same state) on every golden stream, the SDK
+    # ones included; status_changed_at is the one field that records processing order.
+    events = _events(name)
+    assert events, name
+    noisy = events + [events[i % len(events)] for i in duplicates]
+    shuffle.shuffle(noisy)
+    assert _states(noisy) == _states(events)
