@@ -11,9 +11,9 @@ dependency: run this script in a throwaway virtual environment::
 
 It writes, under ``tests/data/sdk/`` (format: ``tests/data/README.md``):
 
-- ``<scenario>.jsonl`` and ``<scenario>.expected.json`` for every scenario of
-  :mod:`sdk_corpus_scenarios` (Notifications envelopes, EventBridge events and analytics records). The
-  expectations are written by hand in that module from Genesys' meaning and the documented status rules,
+- ``<scenario>.jsonl`` and ``<scenario>.expected.json`` for every scenario of the ``sdk_corpus_*``
+  modules (Notifications envelopes, EventBridge events and analytics records). The
+  expectations are written by hand in those modules from Genesys' meaning and the documented status rules,
   never by running the fold. ``rejected`` (optional) lists lines the fold must report (line number and a
   piece of the reason) while folding the rest.
 - ``attribute_maps.json``: the wire field names (``attribute_map``) of every SDK model reachable from the
@@ -287,11 +287,15 @@ def _one_model_per_line(dump: dict[str, Any]) -> str:
 
 def main() -> int:
     # Imported here: the scenario modules import this module's helpers.
-    from sdk_corpus_defects import SCENARIOS as DEFECTS
-    from sdk_corpus_scenarios import SCENARIOS
+    from sdk_corpus_defects import SCENARIOS as DEFECTS_1_3
+    from sdk_corpus_defects_more import SCENARIOS as DEFECTS_4_5
+    from sdk_corpus_digital import SCENARIOS as DIGITAL
+    from sdk_corpus_input import SCENARIOS as INPUT
+    from sdk_corpus_routing import SCENARIOS as ROUTING
+    from sdk_corpus_voice import SCENARIOS as VOICE
 
     OUT.mkdir(parents=True, exist_ok=True)
-    for build in [*SCENARIOS, *DEFECTS]:
+    for build in [*VOICE, *ROUTING, *DIGITAL, *DEFECTS_1_3, *DEFECTS_4_5, *INPUT]:
         scenario = build()
         scenario.write(OUT)
         print(f"{scenario.name}: {len(scenario.lines)} lines")
