@@ -30,6 +30,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +287,13 @@ def _one_model_per_line(dump: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    installed = metadata.version("PureCloudPlatformClientV2")
+    if installed != SDK_VERSION:
+        print(
+            f"PureCloudPlatformClientV2 {installed} installed; the corpus is pinned to {SDK_VERSION}",
+            file=sys.stderr,
+        )
+        return 3
     # Imported here: the scenario modules import this module's helpers.
     from sdk_corpus_defects import SCENARIOS as DEFECTS_1_3
     from sdk_corpus_defects_more import SCENARIOS as DEFECTS_4_5
