@@ -31,6 +31,7 @@ from typing import IO, Any, Final
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
 from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
+from consumer.genesys.text import repair_text
 from consumer.genesys.times import format_iso_ms
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "ROW_KEYS", "add_arguments", "row_to_json", "run"]
@@ -181,5 +182,5 @@ def _load_queues(path: str, into: dict[str, str]) -> bool:
                 print(f"{name}:{number}: bad queue entry: {exc}", file=sys.stderr)
                 ok = False
                 continue
-            into[queue_id] = queue_name
+            into[queue_id] = repair_text(queue_name)  # a lone surrogate could not be printed
     return ok

@@ -290,3 +290,22 @@ def test_an_api_body_that_is_not_json_is_a_retryable_genesys_error() -> None:
         with pytest.raises(GenesysUnavailableError, match="not JSON"):
             _decoded(httpx.Response(200, content=content), "/api/v2/analytics/conversations/details/query")
     assert _decoded(httpx.Response(200, content=b'{"a": "\\ud800"}'), "/x") == {"a": "\ud800"}
+
+
+def test_queue_directory_names_with_lone_surrogates_are_repaired(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from consumer.bridge_sources import queue_records
+    from consumer.codec.avro import encode_queue
+
+    line = json.dumps({"id": "q1", "name": "Sales \ud83d", "divisionId": "d\udc00"}).encode()
+    (record,) = list(queue_records([line], source_name="queues.jsonl", updated_at=T0))
+    assert not isinstance(record, BadLine)
+    assert (record["name"], record["division_id"]) == ("Sales \ufffd", "d\ufffd")
+    encode_queue(record)
+    queues = tmp_path / "queues.jsonl"
+    queues.write_bytes(line + b"\n")
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(snapshot("c9", queueId="q1", purpose="acd")) + "\n", encoding="utf-8")
+    assert main(["fold", "--queues", str(queues), str(events)]) == 0
+    assert json.loads(capsys.readouterr().out)["last_queue_name"] == "Sales \ufffd"
