@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from consumer.domain.events import ConversationEvent, Source
 from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.normalize import Ignored, normalize_message
-from consumer.genesys.times import parse_time
+from consumer.genesys.times import MAX_TIME_MS, parse_time
 
 __all__ = [
     "FileClock",
@@ -53,7 +53,9 @@ class FileClock:
         """``explicit`` if given, else the latest time seen + 1 ms (0 before anything was seen)."""
         if explicit is not None:
             return explicit
-        return 0 if self.latest is None else self.latest + 1
+        # Clamped to the last representable time: a receivedAt of 9999-12-31T23:59:59.999Z must not make
+        # the next line's time unrepresentable.
+        return 0 if self.latest is None else min(self.latest + 1, MAX_TIME_MS)
 
     def observe(self, moment: int) -> None:
         """Record an event or receive time; the clock never goes back."""

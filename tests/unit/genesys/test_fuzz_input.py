@@ -275,11 +275,21 @@ def _hostile_file(tmp_path: Path, lines: list[str]) -> Path:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(messages(), min_size=5, max_size=30))
-def test_fold_and_bridge_file_path_report_and_go_on(tmp_path: Path, batch: list[Any]) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            messages(), st.none() | st.sampled_from(["9999-12-31T23:59:59.999Z", 253402300799999]) | scalars
+        ),
+        min_size=5,
+        max_size=30,
+    )
+)
+def test_fold_and_bridge_file_path_report_and_go_on(tmp_path: Path, batch: list[tuple[Any, Any]]) -> None:
     from consumer.cli import main
 
-    lines = [_dumps(m) for m in batch] + ['{"topicName": ', "[" * 100_000, "\ud800"]
+    # A line's optional receivedAt drives the file clock of the lines after it: hostile values too.
+    with_received = [m if r is None or not isinstance(m, dict) else {**m, "receivedAt": r} for m, r in batch]
+    lines = [_dumps(m) for m in with_received] + ['{"topicName": ', "[" * 100_000, "\ud800"]
     path = _hostile_file(
         tmp_path, [line.encode("utf-8", "surrogatepass").decode("utf-8", "replace") for line in lines]
     )

@@ -309,3 +309,14 @@ def test_queue_directory_names_with_lone_surrogates_are_repaired(
     events.write_text(json.dumps(snapshot("c9", queueId="q1", purpose="acd")) + "\n", encoding="utf-8")
     assert main(["fold", "--queues", str(queues), str(events)]) == 0
     assert json.loads(capsys.readouterr().out)["last_queue_name"] == "Sales \ufffd"
+
+
+def test_file_clock_never_passes_the_last_representable_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    last = {**detail("c1"), "receivedAt": "9999-12-31T23:59:59.999Z"}
+    path = tmp_path / "edge.jsonl"
+    path.write_text("\n".join(json.dumps(m) for m in (last, snapshot("c2"))) + "\n", encoding="utf-8")
+    assert main(["fold", str(path)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[1]["last_event_at"] == "9999-12-31T23:59:59.999Z"
