@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sdk_corpus import Scenario, at, notification, row, uid
+from sdk_corpus import Scenario, at, detail, notification, row, uid
 from sdk_corpus_builders import (
     COMMON,
+    DELIVERY,
     media_body,
     mp,
     queue_topic,
@@ -187,4 +188,103 @@ def email_park_reopen() -> Scenario:
     return s
 
 
-SCENARIOS: list[Callable[[], Scenario]] = [scheduled_callback, email_park_reopen]
+def detail_campaign_and_voicemail() -> Scenario:
+    s = Scenario(
+        "sdk_detail_campaign_voicemail",
+        "the detail kinds sdk_detail_only does not use: outbound (campaign facts before any participant: no "
+        "status yet), voicemail.start/end (a voicemail participant is active, not an agent)",
+    )
+    camp, vm = uid("campaign conversation"), uid("voicemail conversation")
+    cust, cs, vcust, vcs, box, bs = (uid(f"dv {x}") for x in ("c", "cs", "vc", "vcs", "box", "bs"))
+    outbound = {"media_type": "VOICE", "direction": "OUTBOUND"}
+    inbound = {"media_type": "VOICE", "direction": "INBOUND"}
+    campaign = {
+        "outbound_campaign_id": uid("campaign"),
+        "outbound_contact_list_id": uid("list"),
+        "outbound_contact_id": uid("contact"),
+    }
+    events = [
+        (
+            camp,
+            "outbound",
+            "13:00:00.000",
+            {"participant_id": cust, "session_id": cs, **campaign, **outbound},
+            None,
+        ),
+        (
+            camp,
+            "customer.start",
+            "13:00:05.000",
+            {"participant_id": cust, "session_id": cs, **outbound},
+            "active",
+        ),
+        (
+            camp,
+            "customer.end",
+            "13:01:00.000",
+            {"participant_id": cust, "session_id": cs, **outbound},
+            "ended",
+        ),
+        (
+            vm,
+            "customer.start",
+            "14:00:00.000",
+            {"participant_id": vcust, "session_id": vcs, **inbound},
+            "active",
+        ),
+        (
+            vm,
+            "voicemail.start",
+            "14:00:20.000",
+            {"participant_id": box, "session_id": bs, **inbound},
+            "active",
+        ),
+        (
+            vm,
+            "voicemail.end",
+            "14:01:00.000",
+            {"participant_id": box, "session_id": bs, "voicemail_duration_ms": 40000, **inbound},
+            "active",
+        ),
+        (
+            vm,
+            "customer.end",
+            "14:01:00.100",
+            {"participant_id": vcust, "session_id": vcs, "disconnect_type": "PEER", **inbound},
+            "ended",
+        ),
+    ]
+    for conversation, kind, clock, fields, status in events:
+        s.add(
+            detail(kind, conversation, at(clock), at(clock) + DELIVERY, **fields), conversation, status, None
+        )
+    for conversation, start, end, direction in (
+        (camp, "13:00:05.000", "13:01:00.000", "outbound"),
+        (vm, "14:00:00.000", "14:01:00.100", "inbound"),
+    ):
+        s.final.append(
+            row(
+                conversation,
+                "ended",
+                at(end),
+                last_queue_id=None,
+                last_queue_name=None,
+                conversation_start=at(start),
+                conversation_end=at(end),
+                originating_direction=direction,
+                original_media_type="voice",
+                conversation_initiator="customer",
+                self_served=False,
+                division_ids=[],
+                last_event_at=at(end),
+                **COMMON,
+            )
+        )
+    return s
+
+
+SCENARIOS: list[Callable[[], Scenario]] = [
+    scheduled_callback,
+    email_park_reopen,
+    detail_campaign_and_voicemail,
+]
