@@ -191,8 +191,9 @@ def email_park_reopen() -> Scenario:
 def detail_campaign_and_voicemail() -> Scenario:
     s = Scenario(
         "sdk_detail_campaign_voicemail",
-        "the detail kinds sdk_detail_only does not use: outbound (campaign facts before any participant: no "
-        "status yet), voicemail.start/end (a voicemail participant is active, not an agent)",
+        "the detail kinds sdk_detail_only does not use: outbound (campaign facts, delivered after the "
+        "customer leg but timed before it; no participant of its own), voicemail.start/end (a voicemail "
+        "participant is active, not an agent)",
     )
     camp, vm = uid("campaign conversation"), uid("voicemail conversation")
     cust, cs, vcust, vcs, box, bs = (uid(f"dv {x}") for x in ("c", "cs", "vc", "vcs", "box", "bs"))
@@ -206,17 +207,17 @@ def detail_campaign_and_voicemail() -> Scenario:
     events = [
         (
             camp,
-            "outbound",
-            "13:00:00.000",
-            {"participant_id": cust, "session_id": cs, **campaign, **outbound},
-            None,
-        ),
-        (
-            camp,
             "customer.start",
             "13:00:05.000",
             {"participant_id": cust, "session_id": cs, **outbound},
             "active",
+        ),
+        (
+            camp,
+            "outbound",
+            "13:00:00.000",
+            {"participant_id": cust, "session_id": cs, **campaign, **outbound},
+            "active",  # campaign facts only: the customer leg decides
         ),
         (
             camp,
