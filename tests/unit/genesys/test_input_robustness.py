@@ -320,3 +320,49 @@ def test_file_clock_never_passes_the_last_representable_time(
     assert main(["fold", str(path)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[1]["last_event_at"] == "9999-12-31T23:59:59.999Z"
+
+
+class _RefusingReader:
+    calls = 0
+
+    def method_for(self, start: int, end: int) -> str:
+        return "query"
+
+    def records(self, start: int, end: int, *, method: str | None = None) -> Iterator[dict[str, Any]]:
+        from consumer.errors import GenesysApiError
+
+        raise GenesysApiError("400 interval too long", status=400)
+        yield {}
+
+
+def test_a_backfill_genesys_refuses_is_counted_and_the_gap_closed_not_fatal() -> None:
+    import threading
+
+    from prometheus_client import CollectorRegistry
+    from pydantic import SecretStr
+
+    from consumer.genesys.client import GenesysClient
+    from consumer.genesys.metrics import GenesysMetrics
+    from consumer.genesys.source import Gap, GenesysSource
+    from consumer.settings import GenesysSettings
+
+    registry = CollectorRegistry()
+    metrics = GenesysMetrics(registry)
+    settings = GenesysSettings(
+        client_id="id",
+        client_secret=SecretStr("secret"),
+        api_base_url="http://127.0.0.1:9",
+        login_base_url="http://127.0.0.1:9",
+    )
+    client = GenesysClient(settings, metrics)
+    try:
+        source = GenesysSource(client, settings, metrics, publish_queues=list, stop=threading.Event())
+        source._reader = cast(AnalyticsReader, _RefusingReader())
+        gap = Gap(start=0, end=60_000, due=0.0)
+        source.gaps.append(gap)
+        assert list(source._backfill(gap)) == []
+    finally:
+        client.close()
+    assert source.gaps == []
+    labels = {"method": "query", "outcome": "refused"}
+    assert registry.get_sample_value("convstream_bridge_backfills_total", labels) == 1.0
