@@ -313,6 +313,8 @@ def run(args: argparse.Namespace) -> int:
     tune_gc_for_batches()
     # Entries kept: the bridge normalizes each participant version once, as it changes (faster).
     simulation = Simulation(options, keep_entries=True) if options is not None else None
+    if options is not None and options.realtime:
+        log.info("simulator in real time", extra={"seed": options.seed, "start_ms": options.start_ms})
     # Step 4. Publish.
     producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
     bridge = Bridge(

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import IO, Any, Final, Protocol
 
 import orjson
@@ -114,7 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stop.add_argument("--duration", type=float, metavar="SECONDS", help="simulated seconds to run")
     stop.add_argument("--events", type=int, metavar="N", help="stop after about N model messages")
     model = parser.add_argument_group("model")
-    model.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    model.add_argument("--seed", type=int, default=None,
+                       help="random seed (default 1; with --realtime the start instant in ms, so a restarted "
+                       "live run adds new conversations instead of repeating the same ids)")  # fmt: skip
     model.add_argument("--queues", type=int, default=8, metavar="N", help="number of queues (default 8)")
     model.add_argument("--agents", type=int, default=60, metavar="N", help="number of agents (default 60)")
     model.add_argument("--arrival-rate", type=float, default=0.2, metavar="PER_SECOND",
@@ -152,13 +155,17 @@ def options_from_args(args: argparse.Namespace) -> SimulationOptions:
         extra["mix"] = parse_mix(args.mix)
     start = DEFAULT_START if args.start is None else parse_start(args.start)
     options = SimulationOptions(
-        seed=args.seed, conversations=conversations, duration_s=args.duration, events=args.events,
+        seed=1 if args.seed is None else args.seed, conversations=conversations, duration_s=args.duration,
+        events=args.events,
         queues=args.queues, agents=args.agents, arrival_rate=args.arrival_rate,
         handle_time_s=args.handle_time, start_ms=start, detail_events=args.detail_events,
         eventbridge=args.eventbridge, duplicate_rate=args.duplicate_rate,
         reorder_window=args.reorder_window, drop_rate=args.drop_rate, realtime=realtime, **extra,
     )  # fmt: skip
-    return live(options) if realtime else options
+    if not realtime:
+        return options
+    options = live(options)
+    return options if args.seed is not None else replace(options, seed=options.start_ms)
 
 
 @contextmanager
@@ -215,6 +222,10 @@ def run(args: argparse.Namespace) -> int:
         sink = open_sink(args)
         try:
             if options.realtime:
+                if not args.quiet:
+                    print(
+                        f"simulate: real time from now, seed {options.seed} (stop: Ctrl-C)", file=sys.stderr
+                    )
                 with stop_on_signals(stop):
                     count, seconds = _pump(paced(sim, stop), sink, args.quiet)
             else:

@@ -191,3 +191,37 @@ def test_simulate_realtime_runs_until_sigterm_then_flushes_and_exits_0(tmp_path:
     assert min(received) >= int(started * 1000) - 1_000  # the simulated clock is the wall clock from now
     assert max(received) <= int(time.time() * 1000)  # nothing from the future
     assert b"simulate: " in err
+
+
+def _parsed_options(*argv: str) -> SimulationOptions:
+    from consumer.cli import build_parser
+    from consumer.commands import simulate as simulate_command
+
+    args = build_parser().parse_args(["simulate", "--out", "-", *argv])
+    return simulate_command.options_from_args(args)
+
+
+def test_realtime_seed_is_the_start_instant_unless_given() -> None:
+    before = time.time_ns() // 1_000_000
+    options = _parsed_options("--realtime", "--arrival-rate", "2")
+    assert options.realtime
+    assert options.unbounded, "runs until stopped"
+    assert options.seed == options.start_ms >= before  # a restarted live run never repeats conversation ids
+    seeded = _parsed_options("--realtime", "--seed", "5")
+    assert seeded.seed == 5
+    assert _parsed_options().seed == 1
+    assert _parsed_options().conversations == 1000
+
+
+def test_bridge_takes_the_realtime_flag() -> None:
+    from consumer.cli import build_parser
+    from consumer.commands import bridge as bridge_command
+
+    args = build_parser().parse_args(["bridge", "--source", "simulator", "--realtime", "--seed", "3"])
+    options = bridge_command._simulation_options(args)
+    assert options.realtime
+    assert options.unbounded
+    assert options.seed == 3
+    assert bridge_command._check_usage(args, "simulator") is None
+    args = build_parser().parse_args(["bridge", "--source", "simulator", "--realtime", "--workers", "2"])
+    assert "--workers 1" in str(bridge_command._check_usage(args, "simulator"))
