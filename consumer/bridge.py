@@ -294,6 +294,8 @@ class Bridge:
                 # Step 6. Serve delivery reports, stop on failure, progress.
                 countdown = TICK_ITEMS
                 next_progress = self._tick(started, next_progress)
+        # A source that ends because it saw the stop itself (the real-time simulator waits on it) was stopped.
+        summary.stopped = summary.stopped or stop.is_set()
 
     def _count_skip(self, item: Skipped) -> None:
         if item.reason == "heartbeat":
