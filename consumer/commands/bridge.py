@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import Bridge, BridgeItem
+from consumer.bridge import TICK_ITEMS, Bridge, BridgeItem
 from consumer.bridge_sources import directory_records, file_items, simulator_items
 from consumer.bridge_workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
@@ -323,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
         event_schema_id=event_schema_id,
         encode_event=encode_event,
         progress_seconds=args.progress_seconds,
+        tick_items=1 if options is not None and options.realtime else TICK_ITEMS,
     )
     registry = CollectorRegistry()
     BridgeCollector(bridge, source).register(registry)

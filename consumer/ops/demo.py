@@ -293,6 +293,7 @@ def _bridge(settings: Settings, ids: tuple[int, int], options: DemoOptions) -> _
         encode_event=encode_event,
         report=lambda _line: None,
         progress_seconds=0,
+        tick_items=1,  # a live contact center's few events/s: serve delivery reports as they come
     )
     records = directory_records(updated_at=int(time.time() * 1000), simulation=sim)
     bridge.publish_queues(settings.topics.queues, ids[1], encode_queue, records)
