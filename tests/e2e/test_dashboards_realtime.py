@@ -158,6 +158,10 @@ def test_dashboards_show_the_live_contact_center_now(e2e: E2EStack, prometheus_u
         wait_until(
             live_enough, timeout=180, interval=1.0, what="a live contact center in Prometheus and Postgres"
         )
+        # The compose healthcheck and the chart's probes of the live bridge: /livez and /readyz answer 200.
+        for path in ("/livez", "/readyz"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{sport}{path}", timeout=5) as response:
+                assert response.status == 200, path
         variables = {
             "job": "convstream",
             "instance": c_instance,
