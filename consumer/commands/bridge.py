@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import Bridge, BridgeItem
+from consumer.bridge import TICK_ITEMS, Bridge, BridgeItem
 from consumer.bridge_sources import directory_records, file_items, simulator_items
 from consumer.bridge_workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
@@ -48,7 +48,7 @@ from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
 from consumer.observability.bridge_metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
-from consumer.simulate import Simulation, SimulationOptions
+from consumer.simulate import Simulation, SimulationOptions, paced
 
 __all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
 
@@ -154,9 +154,16 @@ def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     simulate_command.add_arguments(template)
     group = parser.add_argument_group("simulator (--source simulator; as in `convstream simulate`)")
     for action in template._actions:  # argparse has no public API to copy arguments between parsers
-        if action.dest in _SIM_SKIPPED or not isinstance(action, argparse._StoreAction):
+        if action.dest in _SIM_SKIPPED:
             continue
         options = [_SIM_RENAMED.get(option, option) for option in action.option_strings]
+        if isinstance(action, argparse._StoreTrueAction):  # --realtime
+            group.add_argument(
+                *options, dest=_SIM_PREFIX + action.dest, action="store_true", help=action.help
+            )
+            continue
+        if not isinstance(action, argparse._StoreAction):
+            continue
         extra: dict[str, Any] = {} if action.type is None else {"type": action.type}
         group.add_argument(
             *options,
@@ -187,9 +194,12 @@ def _source(args: argparse.Namespace, settings: Settings) -> str:
     return settings.bridge.source
 
 
-def _items(args: argparse.Namespace, simulation: Simulation | None) -> Iterator[BridgeItem]:
+def _items(
+    args: argparse.Namespace, simulation: Simulation | None, stop: threading.Event
+) -> Iterator[BridgeItem]:
     if simulation is not None:
-        return simulator_items(simulation)
+        # Real time: each message when the wall clock reaches it; SIGTERM (stop) ends the wait at once.
+        return simulator_items(paced(simulation, stop) if simulation.options.realtime else simulation)
     return file_items(args.files)
 
 
@@ -213,6 +223,8 @@ def _check_usage(args: argparse.Namespace, source: str) -> str | None:
         return f"--workers must be at least 1 (got {args.workers})"
     if args.workers > 1 and source != "simulator":
         return f"--workers {args.workers} needs --source simulator (the {source} source is one stream)"
+    if args.workers > 1 and args.sim_realtime:
+        return "--realtime runs one simulator at wall-clock pace: use --workers 1"
     for path in [*(p for p in args.files if p != "-"), *([args.queues] if args.queues else [])]:
         try:
             with open(path, "rb"):
@@ -301,6 +313,8 @@ def run(args: argparse.Namespace) -> int:
     tune_gc_for_batches()
     # Entries kept: the bridge normalizes each participant version once, as it changes (faster).
     simulation = Simulation(options, keep_entries=True) if options is not None else None
+    if options is not None and options.realtime:
+        log.info("simulator in real time", extra={"seed": options.seed, "start_ms": options.start_ms})
     # Step 4. Publish.
     producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
     bridge = Bridge(
@@ -309,6 +323,7 @@ def run(args: argparse.Namespace) -> int:
         event_schema_id=event_schema_id,
         encode_event=encode_event,
         progress_seconds=args.progress_seconds,
+        tick_items=1 if options is not None and options.realtime else TICK_ITEMS,
     )
     registry = CollectorRegistry()
     BridgeCollector(bridge, source).register(registry)
@@ -327,5 +342,5 @@ def run(args: argparse.Namespace) -> int:
         )
         bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
         # Step 5. The summary is reported by the bridge; bad lines decide the exit code.
-        summary = bridge.run(_items(args, simulation))
+        summary = bridge.run(_items(args, simulation, bridge.stop_event))
     return summary.exit_code

@@ -98,7 +98,7 @@ class Simulation:
         for c in self._engine.conversations:
             key = f"variant.{c.kind}.{c.variant}"
             stats[key] = stats.get(key, 0) + 1
-        stats["conversations"] = len(self._engine.conversations)
+        stats["conversations"] = self._engine.arrived
         stats["model_messages"] = self._engine.model_messages
         stats["snapshots"] = self._engine.snapshots
         stats["delivered"] = self.delivered
