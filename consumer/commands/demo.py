@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.demo import DemoOptions, run_demo
 from consumer.settings import load_settings
@@ -30,7 +31,21 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "demo"
 HELP = "run a live contact center: simulator -> bridge -> Kafka -> consumer -> Postgres, with live progress"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Run the whole pipeline on the local stack with a live, simulated contact center: the simulator
+publishes through the bridge to Kafka in real time, a consumer folds the events into PostgreSQL, and
+one progress line shows the contact center as it is now. At the end the consumer catches up and stops,
+and a summary (conversations by status and last queue, events, dead letters) says where to look next
+(Prometheus, `convstream status`, SQL). Creates the topics and tables it needs."""
+EXAMPLE = """\
+convstream demo --seconds 120 --arrival-rate 2"""
+EXIT_CODES = exit_codes(
+    {0: "the demo ran and the consumer caught up", 1: "the consumer failed or did not catch up in time"},
+    3,
+    4,
+)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("kafka", "schema_registry", "postgres", "topics", "consumer", "observability")
 
 
 def _positive(text: str) -> float:
