@@ -1,4 +1,4 @@
--- 0002_queue_name_source: remember where a row's last_queue_name came from (the last-queue rule in consumer/domain/queues.py).
+-- 0002_queue_name_source: remember where a row's last_queue_name came from (SPEC §4.4).
 --
 -- true: an event carried the queue name (it wins over the directory; a rename never touches it);
 -- false: the name was resolved from the queue directory (or there is none yet), so a rename or a late

@@ -1,5 +1,5 @@
 -- 0003_replay: coordination of `convstream replay --coordinate` with running consumers, and the history
--- of `convstream rebuild` swaps (docs/reprocessing.md).
+-- of `convstream rebuild` swaps (SPEC §8).
 --
 -- replay_request: one row per consumer group; `convstream replay --execute --coordinate` bumps
 -- generation in the same transaction as the new consumer_offset values. Running consumers read it every
