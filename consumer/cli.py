@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from consumer import __version__
-from consumer.commands._help import epilog
+from consumer.commands._help import epilog, program_epilog
 from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
 from consumer.observability.logging import configure_logging, redact, register_secret
 from consumer.settings import Settings, load_settings
@@ -78,9 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convstream",
         description="Genesys Cloud conversation events -> Kafka (Avro) -> a conversation table in "
         "PostgreSQL.",
-        epilog="Settings come from CONVSTREAM_* environment variables (see README). "
-        "Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 bad configuration, 4 dependency unreachable, "
-        "5 wedged.",
+        epilog=program_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convstream {__version__}")

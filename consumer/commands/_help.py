@@ -24,15 +24,15 @@ from pydantic_core import PydanticUndefined
 from consumer.settings import ENV_PREFIX, NESTED, Settings
 from consumer.settings_fields import env_for, is_secret, leaf_fields, unwrap_optional
 
-__all__ = ["EXIT_MEANINGS", "SECTION_HOME", "epilog", "exit_codes", "settings_lines"]
+__all__ = ["EXIT_MEANINGS", "SECTION_HOME", "epilog", "exit_codes", "program_epilog", "settings_lines"]
 
 #: What each exit code means for every command (a command may say it more precisely).
 EXIT_MEANINGS: Final[Mapping[int, str]] = {
     0: "success",
     1: "failure: an error convstream could not handle (the message says what and where)",
-    2: "usage error, or bad input lines were reported (processing went on for the good ones)",
+    2: "usage error: a bad option or argument (commands that read input: bad lines were reported)",
     3: "invalid configuration (the message names the CONVSTREAM_* variable to fix)",
-    4: "a dependency (Kafka, schema registry, Postgres, Genesys) could not be reached",
+    4: "a service it needs (Kafka, schema registry, PostgreSQL, Genesys) could not be reached",
     5: "the consumer made no progress while work was pending and stopped itself",
     130: "interrupted before a graceful stop was possible",
 }
@@ -133,3 +133,14 @@ def epilog(module: ModuleType) -> str:
         header = "settings (environment variables; NAME_FILE=/path reads the value of NAME from a file):"
         parts.append("\n".join([header, *settings_lines(sections, others)]))
     return "\n\n".join(parts)
+
+
+def program_epilog() -> str:
+    """The text after the command list of ``convstream --help``."""
+    codes = "\n".join(f"  {code:>3}  {text}" for code, text in EXIT_MEANINGS.items())
+    return (
+        "example:\n  convstream demo\n  convstream bridge --help\n\n"
+        f"exit codes (each command's --help says what they mean for it):\n{codes}\n\n"
+        "settings: CONVSTREAM_* environment variables (README, Configuration); each command's --help lists\n"
+        "the ones it reads, with their defaults."
+    )

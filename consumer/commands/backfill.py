@@ -65,15 +65,25 @@ _EXIT_USAGE: Final = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--from``, ``--to``, ``--method``, ``--progress-seconds``, ``--no-create-topics``."""
-    parser.add_argument("--from", dest="start", required=True, metavar="T", help="interval start, ISO-8601")
-    parser.add_argument("--to", dest="end", required=True, metavar="T", help="interval end, ISO-8601")
+    parser.add_argument(
+        "--from", dest="start", required=True, metavar="T", help="interval start, ISO-8601 (no zone: UTC)"
+    )
+    parser.add_argument(
+        "--to", dest="end", required=True, metavar="T", help="interval end, ISO-8601 (no zone: UTC)"
+    )
     parser.add_argument(
         "--method",
         choices=("auto", "query", "job"),
         default="auto",
         help="sync details query or async job (auto: by interval length; default auto)",
     )
-    parser.add_argument("--progress-seconds", type=float, default=5.0, metavar="S", help="default 5")
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between progress lines on stderr (default 5)",
+    )
     parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
 
 

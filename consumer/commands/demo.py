@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--seconds``, the contact center's shape, ``--seed``, ``--drain-seconds``, ``--log-dir``, …"""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     defaults = DemoOptions()
-    parser.add_argument("--seconds", type=_positive, default=60.0, help="how long to publish (default 60)")
+    parser.add_argument(
+        "--seconds", type=_positive, default=60.0, metavar="S", help="how long to publish (default 60)"
+    )
     parser.add_argument("--arrival-rate", type=_positive, default=defaults.arrival_rate, metavar="PER_SECOND",
                         help=f"new conversations per second (default {defaults.arrival_rate:g})")  # fmt: skip
     parser.add_argument("--handle-time", type=_positive, default=defaults.handle_time_s, metavar="SECONDS",
@@ -83,16 +85,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-seconds",
         type=_positive,
         default=60.0,
+        metavar="S",
         help="how long the consumer may take to catch up (default 60)",
     )
     parser.add_argument(
         "--log-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "convstream-demo",
+        metavar="DIR",
         help="where the consumer's log goes (default: <tmp>/convstream-demo)",
     )
     parser.add_argument(
         "--prometheus-url",
+        metavar="URL",
         default=defaults.prometheus_url,
         help=f"the Prometheus the final hints link to (default {defaults.prometheus_url}, the local stack)",
     )

@@ -42,7 +42,13 @@ OTHER_SETTINGS = ("kafka", "topics", "consumer")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``replay`` with ``--from-beginning``, ``--limit N``, ``--dry-run``, ``--group-id G``."""
     sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
-    rep = sub.add_parser("replay", help="re-publish dead letters (original key and value) to their topic")
+    rep = sub.add_parser(
+        "replay",
+        help="re-publish dead letters (original key and value) to their topic",
+        description=DESCRIPTION,
+        epilog=parser.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rep.add_argument(
         "--from-beginning", action="store_true", help="start at the beginning, not the replay group's offsets"
     )

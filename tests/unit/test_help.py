@@ -49,6 +49,12 @@ def test_every_command_and_subcommand_is_checked() -> None:
 
 
 @pytest.mark.parametrize("prog", sorted(HELPS))
+def test_every_help_shows_an_example_and_exit_codes(prog: str) -> None:
+    assert "\nexample:\n  convstream" in HELPS[prog]
+    assert re.search(r"\nexit codes[^\n]*:\n +0  \S", HELPS[prog])
+
+
+@pytest.mark.parametrize("prog", sorted(HELPS))
 def test_help_has_no_developer_markup(prog: str) -> None:
     text = HELPS[prog]
     for what, pattern in FORBIDDEN.items():
