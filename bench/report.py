@@ -281,7 +281,7 @@ def render_markdown(doc: dict[str, Any], results_path: Path) -> str:
         "|---|---:|---|",
     ]
     out += [f"| {a} | {b} | {c} |" for a, b, c in _scenario_rows(doc)]
-    out += ["", "## SPEC §14 targets", "", "| Target | Measured | Status | Ratio |", "|---|---|---|---|"]
+    out += ["", "## Performance targets", "", "| Target | Measured | Status | Ratio |", "|---|---|---|---|"]
     out += [f"| {t} | {v} | {s} | {g} |" for t, v, s, g in evaluate(doc)]
     out += ["", "## Where the time goes per event", "", *PROFILE, ""]
     out += _breakdown(doc)
