@@ -122,9 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="--source simulator only: publish from N processes, each simulating 1/N of the contact center "
-        "(an independent shard with its own seed, agents and queues); "
-        "N > 1 uses N cores (default 1)",
+        help="--source simulator: publish from N processes (N cores), each simulating an independent 1/N "
+        "of the contact center (default 1)",
     )
     _add_simulator_arguments(parser)
 
