@@ -1,4 +1,4 @@
-"""The bridge loop (SPEC §7): source items -> Avro (Confluent wire format) -> Kafka.
+"""The bridge loop (README "How it works"): source items -> Avro (Confluent wire format) -> Kafka.
 
 A source is any iterable of :data:`BridgeItem`: normalized :class:`ConversationEvent`\\ s, :class:`Skipped`
 messages (heartbeats, system messages, unknown topics) and :class:`BadLine`\\ s. The file and simulator

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.demo import DemoOptions, run_demo
 from consumer.settings import load_settings
@@ -30,7 +31,21 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "demo"
 HELP = "run a live contact center: simulator -> bridge -> Kafka -> consumer -> Postgres, with live progress"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Run the whole pipeline on the local stack with a live, simulated contact center: the simulator
+publishes through the bridge to Kafka in real time, a consumer folds the events into PostgreSQL, and
+one progress line shows the contact center as it is now. At the end the consumer catches up and stops,
+and a summary (conversations by status and last queue, events, dead letters) says where to look next
+(Prometheus, `convstream status`, SQL). Creates the topics and tables it needs."""
+EXAMPLE = """\
+convstream demo --seconds 120 --arrival-rate 2"""
+EXIT_CODES = exit_codes(
+    {0: "the demo ran and the consumer caught up", 1: "the consumer failed or did not catch up in time"},
+    3,
+    4,
+)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("kafka", "schema_registry", "postgres", "topics", "consumer", "observability")
 
 
 def _positive(text: str) -> float:
@@ -51,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--seconds``, the contact center's shape, ``--seed``, ``--drain-seconds``, ``--log-dir``, …"""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     defaults = DemoOptions()
-    parser.add_argument("--seconds", type=_positive, default=60.0, help="how long to publish (default 60)")
+    parser.add_argument(
+        "--seconds", type=_positive, default=60.0, metavar="S", help="how long to publish (default 60)"
+    )
     parser.add_argument("--arrival-rate", type=_positive, default=defaults.arrival_rate, metavar="PER_SECOND",
                         help=f"new conversations per second (default {defaults.arrival_rate:g})")  # fmt: skip
     parser.add_argument("--handle-time", type=_positive, default=defaults.handle_time_s, metavar="SECONDS",
@@ -68,16 +85,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-seconds",
         type=_positive,
         default=60.0,
+        metavar="S",
         help="how long the consumer may take to catch up (default 60)",
     )
     parser.add_argument(
         "--log-dir",
         type=Path,
         default=Path(tempfile.gettempdir()) / "convstream-demo",
+        metavar="DIR",
         help="where the consumer's log goes (default: <tmp>/convstream-demo)",
     )
     parser.add_argument(
         "--prometheus-url",
+        metavar="URL",
         default=defaults.prometheus_url,
         help=f"the Prometheus the final hints link to (default {defaults.prometheus_url}, the local stack)",
     )

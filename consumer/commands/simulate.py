@@ -1,4 +1,4 @@
-"""``convstream simulate``: run the contact-center simulator and write Genesys messages (SPEC §7.4).
+"""``convstream simulate``: run the contact-center simulator and write Genesys messages (consumer/simulate/).
 
 Steps:
 
@@ -33,6 +33,7 @@ from typing import IO, Any, Final, Protocol
 
 import orjson
 
+from consumer.commands._help import exit_codes
 from consumer.errors import ConvstreamError
 from consumer.simulate import (
     DEFAULT_START,
@@ -50,7 +51,15 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "JsonlSink", "Sink", "add_arguments", 
 
 NAME = "simulate"
 HELP = "simulate a contact center and write Genesys messages as JSONL (with ground truth)"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Simulate a contact center (customers arriving, queues, agents, transfers, callbacks …) and write the
+Genesys messages it would send as JSON Lines: the format `convstream bridge --source file` and
+`convstream fold` read. --truth also writes the rows the fold must produce, to check it against.
+No Kafka or database needed. With --realtime the messages are written as they happen, until a stopping
+option is reached or SIGTERM / Ctrl-C."""
+EXAMPLE = """\
+convstream simulate --conversations 500 --seed 7 --out events.jsonl --truth truth.jsonl"""
+EXIT_CODES = exit_codes({0: "the simulation ran and every file was written"}, 1, 2)
 
 _EXIT_OK: Final = 0
 _EXIT_USAGE: Final = 2

@@ -1,4 +1,4 @@
-"""Contact-center simulator (SPEC §7.4): a seeded, deterministic model that emits Genesys messages.
+"""Contact-center simulator: a seeded, deterministic model that emits Genesys messages.
 
 API (for the bridge and the ``convstream simulate`` command)::
 

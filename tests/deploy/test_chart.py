@@ -1,4 +1,4 @@
-"""The helm chart: lint, render and validate offline for every ci/*-values.yaml (SPEC §12).
+"""The helm chart: lint, render and validate offline for every ci/*-values.yaml (docs/deployment.md).
 
 Rendered manifests are checked against the Kubernetes OpenAPI schemas of a pinned version with
 kubernetes-validate in strict mode (unknown fields are errors). Custom resources have no bundled schema;
