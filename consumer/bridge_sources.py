@@ -101,7 +101,7 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
 
 
 def file_items(paths: Iterable[str], *, stdin: IO[bytes] | None = None) -> Iterator[BridgeItem]:
-    """Bridge items of JSON Lines files, in order, sharing one file clock (SPEC §3); ``-`` is stdin.
+    """Bridge items of JSON Lines files, in order, sharing one file clock; ``-`` is stdin.
 
     Raises:
         OSError: a file cannot be opened (the command turns it into a usage error before reading).

@@ -144,7 +144,7 @@ class InvalidEventError(PoisonRecordError):
 
 class UnwritableRecordError(PoisonRecordError):
     """Decodes and folds, but PostgreSQL rejects what it produces (a data or constraint error, e.g. a NUL
-    character in a string); found by splitting the batch (SPEC §6.4)."""
+    character in a string); found by splitting the batch (README "How it works")."""
 
     reason = "store"
 

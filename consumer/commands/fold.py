@@ -1,4 +1,4 @@
-"""``convstream fold FILE…``: run the fold offline over JSON Lines files and print the rows (SPEC §11).
+"""``convstream fold FILE…``: run the fold offline over JSON Lines files and print the rows.
 
 No Kafka, no Postgres, no settings: the files are read in the bridge's file formats
 (:mod:`consumer.genesys.jsonl`: Notifications envelopes, EventBridge events, analytics records, auto-
@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any, Final
 
+from consumer.commands._help import exit_codes
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
 from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
@@ -38,9 +39,20 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "ROW_KEYS", "add_arguments", "row_to_j
 
 NAME = "fold"
 HELP = "run the fold offline over JSONL files of Genesys messages and print one row per conversation"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Run the fold (what the consumer does to each conversation) offline over JSON Lines files of Genesys
+messages and print the resulting rows, one JSON object per conversation, sorted by conversation id.
+Reads the bridge's file formats (notifications, EventBridge events, analytics records; '-' is stdin).
+No Kafka, no database, no settings. Bad lines are reported on stderr as file:line: reason and skipped;
+--trace prints the status after every event instead of the final rows."""
+EXAMPLE = """\
+convstream simulate --conversations 50 --out events.jsonl --queues-out queues.jsonl
+convstream fold events.jsonl --queues queues.jsonl"""
+EXIT_CODES = exit_codes(
+    {0: "every line folded", 2: "bad lines or unreadable files were reported (the rest was folded)"}, 1
+)
 
-#: The printed row's keys, in order (SPEC §11).
+#: The printed row's keys, in order (the conversation table's columns).
 ROW_KEYS: Final = (
     "conversation_id", "calculated_status", "status_changed_at", "last_queue_id", "last_queue_name",
     "conversation_start", "conversation_end", "originating_direction", "original_media_type",

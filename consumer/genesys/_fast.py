@@ -352,7 +352,7 @@ CANONICAL_OPTIONS: Final = orjson.OPT_SORT_KEYS | _KEY_OPTIONS
 FLOAT_FRACTION: Final = re.compile(rb"\.[0-9]+[,}\]e]")
 FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
 
-#: A cached participant: the Participant, its latest observed time (SPEC §3), and its canonical JSON
+#: A cached participant: the Participant, its latest observed time (event-time rule), and its canonical JSON
 #: (sorted keys) when that is provably ``json``'s too (no float, no ``null``), else None.
 ParticipantEntry = tuple[Participant, int | None, bytes | None]
 #: Participant JSON text (orjson, key order kept) -> entry. Content-keyed, never by identity: a dict may be

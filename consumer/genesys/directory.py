@@ -1,4 +1,4 @@
-"""The routing queue directory: ``GET /api/v2/routing/queues`` (paged) -> ``Queue`` records (SPEC §7.3).
+"""The routing queue directory: ``GET /api/v2/routing/queues`` (paged) -> ``Queue`` records (docs/genesys.md).
 
 :meth:`QueueDirectory.sync` reads every queue and returns only what changed since the previous sync
 (new queues, renamed or moved queues, and queues that disappeared, marked ``deleted``), so the

@@ -1,11 +1,11 @@
 """JSON Lines input (the bridge's file and EventBridge sources, ``convstream fold``): lines -> outcomes.
 
-Each line is auto-detected (SPEC §7.2): a Notifications envelope, an EventBridge event, or an
+Each line is auto-detected (docs/genesys.md): a Notifications envelope, an EventBridge event, or an
 analytics conversation record (see :func:`~consumer.genesys.normalize.normalize_message`). A line may
 carry a top-level ``receivedAt`` (ISO-8601 or epoch ms); it is removed before normalizing, so it never
 changes an event id.
 
-The file clock (SPEC §3) gives each line its ``received_at``, in this order of precedence:
+The file clock gives each line its ``received_at``, in this order of precedence:
 
 1. EventBridge ``detail.timestamp``;
 2. the line's ``receivedAt``;

@@ -26,7 +26,7 @@ Guarantees:
   message delivered twice, whatever its whitespace or key order, has one id. The bytes come from orjson
   when they are provably the same (see :func:`canonical_json_bytes`), else from ``json``.
 - ``event_time``: detail events -> ``eventTime``; snapshots -> max(latest observed time in the body,
-  ``received_at``) (SPEC §3; ``resumeTime``/``callbackScheduledTime`` never count).
+  ``received_at``) (``resumeTime``/``callbackScheduledTime`` never count).
 - ``topic_pattern`` = the topic with ids replaced by ``{id}``; ``conversation_id`` from the body
   (``id`` for conversation topics, ``conversationId`` for detail events and analytics records).
 - Heartbeats, pongs and other ``channel.metadata``, subscribe acknowledgements (``{"result": …}``) and

@@ -1,4 +1,4 @@
-"""Genesys Notifications: channels, subscriptions and the WebSocket reader (reference §1, SPEC §7.1).
+"""Genesys Notifications: channels, subscriptions and the WebSocket reader (docs/genesys.md).
 
 One :class:`ChannelWorker` thread per channel (topics are split at ``max_topics_per_channel``, at most
 ``max_channels`` channels). Each worker follows this contract, in code order (``# Step n.``):

@@ -48,7 +48,7 @@ def media_snapshot(body: Fields, media_type: str) -> ConversationSnapshot:
 
 
 def snapshot_observed_time(snapshot: ConversationSnapshot) -> int | None:
-    """The latest *observed* time in a snapshot (SPEC §3), or ``None`` if it carries none.
+    """The latest *observed* time in a snapshot (the event-time rule), or ``None`` if it carries none.
 
     Counts connected, disconnected, end, hold-start, ACW and park times; never scheduled future times
     (``resume_time``, ``callback_scheduled_time``).

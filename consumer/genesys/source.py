@@ -1,4 +1,4 @@
-"""The ``genesys`` bridge source: Notifications WebSocket + gap backfill + queue directory (SPEC §7.1, §7.3).
+"""The ``genesys`` bridge source: Notifications WebSocket + gap backfill + queue directory (docs/genesys.md).
 
 :meth:`GenesysSource.items` yields :data:`~consumer.bridge.BridgeItem` s for
 :meth:`consumer.bridge.Bridge.run`.

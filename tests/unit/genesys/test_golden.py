@@ -5,7 +5,7 @@ Each scenario is ``tests/data/<name>.jsonl`` (the stream, lines optionally with 
 event line, as ``convstream fold --trace`` prints them; ``final``: the rows ``convstream fold``
 prints) and optionally ``tests/data/<name>.queues.jsonl`` (the queue directory, ``--queues``).
 
-The expectations were derived by hand from SPEC §4 (decision table, last-queue rule, derived
+The expectations were derived by hand from the fold's rules (decision table, last-queue rule, derived
 columns), not by running the fold.
 
 ``tests/data/sdk/`` holds streams built with the official Genesys SDK's model classes
@@ -36,7 +36,7 @@ SCENARIOS = sorted(
     for p in DATA.glob(pattern)
 )
 
-#: SPEC §4.3, in decision-table order.
+#: The statuses, in decision-table order.
 ALL_STATUSES = (
     "connected", "on_hold", "parked", "alerting", "dialing", "scheduled_callback", "waiting_in_queue",
     "in_ivr", "wrap_up", "active", "ended",
