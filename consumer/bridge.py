@@ -10,7 +10,9 @@ Delivery contract of :meth:`Bridge.run` (followed in code order, ``# Step n.``):
    already failed; either ends the reading, never the flushing.
 2. A bad line is reported as ``file:line: reason`` and counted, then skipped: never silently.
 3. A heartbeat, system message or unknown topic is counted and skipped.
-4. An event is Avro-encoded and framed with the schema id registered for the events topic.
+4. An event is Avro-encoded and framed with the schema id registered for the events topic. An event the
+   schema cannot carry (:class:`~consumer.errors.UnencodableEventError`) is reported and counted like a
+   bad line, and skipped; the items after it go on.
 5. It is produced to the events topic keyed by ``conversation_id`` (non-blocking; a full local queue
    makes the bridge wait for deliveries, so memory stays bounded).
 6. Every ``tick_items`` items (default :data:`TICK_ITEMS`): delivery reports are served, a failed delivery
@@ -41,7 +43,7 @@ from typing import Literal, Protocol
 from consumer.codec.avro import QueueRecord
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
-from consumer.errors import PublishError
+from consumer.errors import PublishError, UnencodableEventError
 
 __all__ = [
     "TICK_ITEMS",
@@ -282,10 +284,15 @@ class Bridge:
                 break
             if type(item) is ConversationEvent:
                 # Step 4. Encode and frame.
-                value = prefix + encode(item)
-                # Step 5. Produce keyed by conversation id.
-                produce(topic, item.conversation_id, value)
-                published[item.topic_pattern] += 1
+                try:
+                    value = prefix + encode(item)
+                except UnencodableEventError as exc:
+                    summary.bad_lines += 1
+                    self._report(f"{item.topic_name}: {exc}")
+                else:
+                    # Step 5. Produce keyed by conversation id.
+                    produce(topic, item.conversation_id, value)
+                    published[item.topic_pattern] += 1
             elif isinstance(item, BadLine):
                 # Step 2. Report and count bad lines.
                 summary.bad_lines += 1

@@ -11,7 +11,8 @@ message text.
     │   └── GenesysAuthError         Genesys refused the OAuth client (bad credentials, missing permission)
     ├── InputError                   a bad line in a JSONL input (file, line number, reason)
     ├── NormalizeError               a Genesys message we cannot turn into a domain event
-    │   └── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
+    │   ├── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
+    │   └── UnencodableEventError    an event the Avro schema cannot carry (reported, skipped)
     ├── PoisonRecordError            one Kafka record that can never be processed -> dead-letter topic
     │   ├── FramingError             not Confluent-framed (magic byte, 5-byte header)
     │   ├── UnknownSchemaError       the registry answered, and has no such schema id
@@ -55,6 +56,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TransientError",
+    "UnencodableEventError",
     "UnknownSchemaError",
     "UnknownTopicError",
     "UnwritableRecordError",
@@ -94,6 +96,12 @@ class UnknownTopicError(NormalizeError):
     def __init__(self, topic_name: str) -> None:
         super().__init__(f"unknown topic {topic_name!r}")
         self.topic_name = topic_name
+
+
+class UnencodableEventError(NormalizeError):
+    """An event the ``ConversationEvent`` Avro schema cannot carry (a value out of a ``long``'s range, text
+    that is not valid UTF-8). Normalization rejects such input first; this is the encoder's last guard, so
+    the bridge reports the event and goes on instead of stopping."""
 
 
 class PoisonRecordError(ConvstreamError):

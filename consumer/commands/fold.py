@@ -32,6 +32,7 @@ from consumer.commands._help import exit_codes
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
 from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
+from consumer.genesys.text import repair_text
 from consumer.genesys.times import format_iso_ms
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "ROW_KEYS", "add_arguments", "row_to_json", "run"]
@@ -117,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
                     print(outcome.message, file=sys.stderr)
                     bad |= isinstance(outcome, LineBad)
                 elif isinstance(outcome, LineEvents):
+                    for message in outcome.messages:  # records left out of an analytics page
+                        print(message, file=sys.stderr)
+                    bad |= bool(outcome.rejected)
                     # Step 2. Fold, and trace.
                     _fold_line(outcome, number, states, queue_names, trace=args.trace)
     # Step 4. Final rows.
@@ -190,5 +194,5 @@ def _load_queues(path: str, into: dict[str, str]) -> bool:
                 print(f"{name}:{number}: bad queue entry: {exc}", file=sys.stderr)
                 ok = False
                 continue
-            into[queue_id] = queue_name
+            into[queue_id] = repair_text(queue_name)  # a lone surrogate could not be printed
     return ok
