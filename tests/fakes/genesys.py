@@ -269,9 +269,12 @@ class FakeGenesys:
         for channel in channels:
             self._system(channel, {"message": "socket closing"}, topic="v2.system.socket_closing")
         doomed = [(c, c.socket) for c in channels]  # the sockets warned now, not their successors
-        timer = threading.Timer(
-            grace_seconds, lambda: [self._close(c, abrupt=False, only=s) for c, s in doomed]
-        )
+
+        def close_doomed() -> None:
+            for c, s in doomed:
+                self._close(c, abrupt=False, only=s)
+
+        timer = threading.Timer(grace_seconds, close_doomed)
         timer.daemon = True
         timer.start()
 
