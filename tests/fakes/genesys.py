@@ -434,6 +434,9 @@ def _retime(value: Any, to_wall: Any) -> Any:
 def _handler(api: Api) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without TCP_NODELAY each response waits out Nagle's algorithm
+        # against the client's delayed ACK (tens of ms a request, seconds a test).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -34,7 +34,9 @@ def fast_settings(fake: FakeGenesys, **overrides: Any) -> GenesysSettings:
         **{k.removeprefix("CONVSTREAM_GENESYS__").lower(): v for k, v in fake.env().items()},
         "all_queues": True, "ping_seconds": 0.3, "heartbeat_timeout_seconds": 1.5,
         "reconnect_initial_seconds": 0.05, "reconnect_max_seconds": 0.3, "retry_initial_seconds": 0.05,
-        "backfill": BackfillSettings(delay_seconds=0.1, margin_seconds=1, startup_lookback_seconds=5),
+        "backfill": BackfillSettings(
+            delay_seconds=0.1, margin_seconds=1, startup_lookback_seconds=5, job_poll_seconds=0.05
+        ),
     }  # fmt: skip
     values.update(overrides)
     return GenesysSettings(**values)
