@@ -30,13 +30,13 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 4
 
 
-@pytest.fixture
 def _partition(message: Message) -> int:
     partition = message.partition()
     assert partition is not None, message
     return partition
 
 
+@pytest.fixture
 def closed_port() -> int:
     """A local TCP port nothing listens on (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
