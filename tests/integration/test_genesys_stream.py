@@ -1,5 +1,8 @@
-"""Unit tests against the fake Genesys Cloud (local HTTP + WebSocket, no Kafka): the channel/heartbeat/
-reconnect state machine, gap backfill, analytics paging and jobs, topic rejection, channel renewal."""
+"""The Genesys source against the fake Genesys Cloud (local HTTP + WebSocket, no Kafka): the channel/
+heartbeat/reconnect state machine, gap backfill, analytics paging and jobs, topic rejection, channel renewal.
+
+Integration tier: real sockets, threads and wall-clock timing (heartbeat watchdogs, reconnect backoff) make
+these seconds each, too slow for the unit tier."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from consumer.settings import BackfillSettings, GenesysSettings
 from consumer.simulate import SimulationOptions
 from tests.fakes.genesys import FakeGenesys
 from tests.fixtures.services import wait_until
+
+pytestmark = pytest.mark.integration
 
 COMPARED = ("calculated_status", "last_queue_id", "last_queue_name", "original_media_type")
 SMALL = SimulationOptions(seed=11, conversations=30, arrival_rate=1.0, handle_time_s=20, queues=3, agents=8)
