@@ -29,7 +29,7 @@ def run_ceiling(*, bootstrap: str, registry_url: str, topic: str, group: str, to
                 if started is None:
                     started = time.perf_counter()
                 value = msg.value()
-                nbytes += len(value)
+                nbytes += len(value or b"")
                 decode_value(value, registry.writer_schema)
                 done += 1
         elapsed = time.perf_counter() - (started or time.perf_counter())

@@ -32,8 +32,9 @@ def read_records(bootstrap: str, topic: str, count: int, group: str) -> list[tup
     try:
         while len(out) < count and time.monotonic() < deadline:
             for msg in consumer.consume(1000, 1.0):
-                if not msg.error():
-                    out.append((msg.key(), msg.value()))
+                value = msg.value()
+                if not msg.error() and value is not None:  # the events topic has no tombstones
+                    out.append((msg.key(), value))
     finally:
         consumer.close()
     return out[:count]

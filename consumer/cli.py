@@ -34,7 +34,6 @@ __all__ = [
     "COMMANDS",
     "EXIT_CONFIG",
     "EXIT_FAILURE",
-    "EXIT_OK",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "exit_code_for",
@@ -42,7 +41,6 @@ __all__ = [
     "register_settings_secrets",
 ]
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3

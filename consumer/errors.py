@@ -9,7 +9,6 @@ message text.
     ConvstreamError
     ├── ConfigError                  invalid settings; names the environment variable to fix
     │   └── GenesysAuthError         Genesys refused the OAuth client (bad credentials, missing permission)
-    ├── InputError                   a bad line in a JSONL input (file, line number, reason)
     ├── NormalizeError               a Genesys message we cannot turn into a domain event
     │   ├── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
     │   └── UnencodableEventError    an event the Avro schema cannot carry (reported, skipped)
@@ -45,7 +44,6 @@ __all__ = [
     "GenesysApiError",
     "GenesysAuthError",
     "GenesysUnavailableError",
-    "InputError",
     "InvalidEventError",
     "NormalizeError",
     "PayloadDecodeError",
@@ -74,16 +72,6 @@ class ConfigError(ConvstreamError):
     def __init__(self, message: str, *, variable: str | None = None) -> None:
         super().__init__(message)
         self.variable = variable
-
-
-class InputError(ConvstreamError):
-    """A bad line in a JSON Lines input file."""
-
-    def __init__(self, reason: str, *, source: str, line: int) -> None:
-        super().__init__(f"{source}:{line}: {reason}")
-        self.reason = reason
-        self.source = source
-        self.line = line
 
 
 class NormalizeError(ConvstreamError):

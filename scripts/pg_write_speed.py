@@ -33,8 +33,6 @@ import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWrite, WriteMethod
 from consumer.domain import LOGIC_VERSION, ConversationRow
@@ -148,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sample = len(json.dumps(_rows(["conv-x"], 0, args.state_bytes)[0].state_json))
-    runs: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    runs: dict[WriteMethod, list[dict[str, float]]] = {m: [] for m in METHODS}
     for i in range(args.repeat):
         for method in METHODS if i % 2 == 0 else tuple(reversed(METHODS)):
             runs[method].append(_run_method(args.dsn, method, args))

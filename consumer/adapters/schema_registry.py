@@ -25,8 +25,8 @@ from typing import Any, Final, Generic, TypeVar
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from confluent_kafka.schema_registry.common._httpx_compat import httpx
 
-from consumer.codec.avro import decode_value, encode_event, encode_queue
-from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, AvroSchema, SchemaError, parse, schema_text
+from consumer.codec.avro import decode_value, encode_event
+from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, SchemaError, parse, schema_text
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
 from consumer.errors import (
@@ -46,7 +46,6 @@ __all__ = [
     "SchemaRegistry",
     "ValueSerializer",
     "event_serializer",
-    "queue_serializer",
     "subject_for",
 ]
 
@@ -310,11 +309,6 @@ class ValueSerializer(Generic[T]):
 def event_serializer(registry: SchemaRegistry, topic: str) -> ValueSerializer[ConversationEvent]:
     """The serializer of ``ConversationEvent`` values for ``topic`` (call ``prepare()`` once)."""
     return ValueSerializer(registry, subject_for(topic), CONVERSATION_EVENT, encode_event)
-
-
-def queue_serializer(registry: SchemaRegistry, topic: str) -> ValueSerializer[Any]:
-    """The serializer of ``Queue`` values (mappings, see ``codec.avro.QueueRecord``) for ``topic``."""
-    return ValueSerializer(registry, subject_for(topic), QUEUE, encode_queue)
 
 
 class EventDeserializer:

@@ -3,7 +3,6 @@
 No I/O, no clock, no logging, no randomness (``tests/unit/test_purity.py`` checks it).
 """
 
-from consumer.domain.batch import fold_batch
 from consumer.domain.events import (
     Communication,
     ConversationEvent,
@@ -41,7 +40,6 @@ __all__ = [
     "derive_row",
     "fold",
     "fold_all",
-    "fold_batch",
     "fold_logic_version",
     "last_queue",
     "state_from_json",

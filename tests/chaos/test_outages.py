@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from tests.fixtures.services import DEVSTACK, ROOT
 pytestmark = pytest.mark.chaos
 
 N = 1000
-DISORDER = {"duplicate_rate": 0.1, "reorder_window": 40}
+DISORDER: dict[str, Any] = {"duplicate_rate": 0.1, "reorder_window": 40}
 OUTAGE_SECONDS = 20.0
 SETTINGS = {"CONVSTREAM_CONSUMER__BATCH_MAX_EVENTS": "100"}
 

@@ -67,7 +67,7 @@ def _bind_sources(svc: dict[str, Any]) -> list[str]:
     sources = []
     for volume in svc.get("volumes", []):
         source = volume.get("source") if isinstance(volume, dict) else volume.split(":", 1)[0]
-        if source.startswith((".", "/")):
+        if isinstance(source, str) and source.startswith((".", "/")):
             sources.append(source)
     return sources
 

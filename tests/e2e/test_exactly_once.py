@@ -12,8 +12,10 @@ import os
 import signal
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWrite
@@ -34,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 #: Conversations per test: enough for every partition and many batches, small enough for a 2-core box.
 N = int(os.environ.get("CONVSTREAM_E2E_CONVERSATIONS", "1500"))
-DISORDER = {"duplicate_rate": 0.1, "reorder_window": 40}
+DISORDER: dict[str, Any] = {"duplicate_rate": 0.1, "reorder_window": 40}
 CATCH_UP_SECONDS = 120.0
 
 
@@ -103,7 +105,7 @@ def test_stale_batch_of_a_zombie_is_fenced(e2e: E2EStack) -> None:
     partition, stored = max(offsets.items(), key=lambda kv: kv[1])
     assert stored > 1
 
-    with PostgresStore(PostgresSettings(dsn=e2e.dsn)) as store:
+    with PostgresStore(PostgresSettings(dsn=SecretStr(e2e.dsn))) as store:
         victim = sorted(before)[0]
         state = store.load_states([victim])[victim]
         row = derive_row(state, {})

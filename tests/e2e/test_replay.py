@@ -249,10 +249,11 @@ def _conversations_on(e2e: E2EStack, partitions: list[int]) -> set[str]:
     try:
         while remaining and time.monotonic() < deadline:
             for m in consumer.consume(500, timeout=1.0):
-                if m.error() is None:
+                partition, offset = m.partition(), m.offset()
+                if m.error() is None and partition is not None and offset is not None:
                     keys.add(bytes(m.key() or b"").decode())
-                    if m.offset() + 1 >= remaining.get(m.partition(), 0):
-                        remaining.pop(m.partition(), None)
+                    if offset + 1 >= remaining.get(partition, 0):
+                        remaining.pop(partition, None)
     finally:
         consumer.close()
     assert not remaining, f"partitions not read to the end: {remaining}"

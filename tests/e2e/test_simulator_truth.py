@@ -3,14 +3,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "simulate"))
-
-from test_truth_matches_fold import DISORDER, IN_ORDER, check
+from tests.unit.simulate.test_truth_matches_fold import DISORDER, IN_ORDER, check
 
 pytestmark = pytest.mark.e2e
 

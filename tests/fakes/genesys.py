@@ -269,9 +269,12 @@ class FakeGenesys:
         for channel in channels:
             self._system(channel, {"message": "socket closing"}, topic="v2.system.socket_closing")
         doomed = [(c, c.socket) for c in channels]  # the sockets warned now, not their successors
-        timer = threading.Timer(
-            grace_seconds, lambda: [self._close(c, abrupt=False, only=s) for c, s in doomed]
-        )
+
+        def close_doomed() -> None:
+            for c, s in doomed:
+                self._close(c, abrupt=False, only=s)
+
+        timer = threading.Timer(grace_seconds, close_doomed)
         timer.daemon = True
         timer.start()
 
@@ -431,6 +434,9 @@ def _retime(value: Any, to_wall: Any) -> Any:
 def _handler(api: Api) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes: without TCP_NODELAY each response waits out Nagle's algorithm
+        # against the client's delayed ACK (tens of ms a request, seconds a test).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -142,7 +142,7 @@ class Api:
                 return _error(403, "missing permissions")
             channel.topics = [t for t in topics if t not in fake.forbidden]
             channel.expires = int(__import__("time").time() * 1000 + fake.channel_ttl_seconds * 1000)
-        entities = [{"id": t, "state": "Permitted"} for t in channel.topics]
+        entities: list[dict[str, Any]] = [{"id": t, "state": "Permitted"} for t in channel.topics]
         entities += [
             {"id": t, "state": "Rejected", "rejectionReason": "missing permission",
              "missingPermissions": ["routing:queue:view"]}

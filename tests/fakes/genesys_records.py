@@ -55,11 +55,11 @@ def _media_segments(comm: dict[str, Any], queue_id: str | None, seen_at: int) ->
         dtype = comm.get("disconnectType") or "endpoint"
         return [_segment(start, end, kind, queue_id, disconnectType=dtype)]
     if state in _OPEN_TYPES:
-        start = _ms(comm.get("parkTime")) if state == "parked" else None
+        parked_at = _ms(comm.get("parkTime")) if state == "parked" else None
         segments = []
         if connected is not None:
-            segments.append(_segment(connected, start or seen_at, "interact", queue_id))
-        segments.append(_segment(start or seen_at, None, _OPEN_TYPES[state], queue_id))
+            segments.append(_segment(connected, parked_at or seen_at, "interact", queue_id))
+        segments.append(_segment(parked_at or seen_at, None, _OPEN_TYPES[state], queue_id))
         return segments
     start = connected if connected is not None else seen_at
     hold = _ms(comm.get("startHoldTime"))
@@ -73,7 +73,8 @@ def _session(part: dict[str, Any], mkey: str, comm: dict[str, Any], seen_at: int
     segments = _media_segments(comm, queue_id, seen_at)
     acw = comm.get("afterCallWork")
     if isinstance(acw, dict) and acw.get("startTime"):
-        wrap = part.get("wrapup") if isinstance(part.get("wrapup"), dict) else {}
+        wrapup = part.get("wrapup")
+        wrap = wrapup if isinstance(wrapup, dict) else {}
         end = _ms(acw.get("endTime")) if acw.get("state") == "complete" else None
         segments.append(_segment(_ms(acw["startTime"]), end, "wrapup", queue_id, wrapUpCode=wrap.get("code")))
     session: dict[str, Any] = {

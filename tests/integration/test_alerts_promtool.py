@@ -60,4 +60,6 @@ def test_every_alert_is_documented_with_a_runbook_section() -> None:
         page, _, anchor = str(annotations["runbook_url"]).partition("#")
         assert page == "docs/runbook.md", alert["alert"]
         assert anchor in anchors, f"{alert['alert']}: no section #{anchor} in docs/runbook.md"
-        assert alert.get("labels", {}).get("severity") in ("warning", "critical"), alert["alert"]  # type: ignore[union-attr]
+        labels = alert.get("labels", {})
+        assert isinstance(labels, dict), alert["alert"]
+        assert labels.get("severity") in ("warning", "critical"), alert["alert"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition, murmur2
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition, murmur2
 
 from consumer import cli
 from consumer.adapters.kafka import KafkaAdmin
@@ -24,13 +23,17 @@ from consumer.codec.schemas import parse
 from consumer.codec.wire import split
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent
 from consumer.settings import KafkaSettings, TopicSettings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_bridge import HEARTBEAT, UNKNOWN, detail_line, snapshot_line
+from tests.unit.test_bridge import HEARTBEAT, UNKNOWN, detail_line, snapshot_line
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
+
+
+def _partition(message: Message) -> int:
+    partition = message.partition()
+    assert partition is not None, message
+    return partition
 
 
 @pytest.fixture
@@ -88,10 +91,13 @@ def read_all(bootstrap: str, topic: str, group: str) -> list[tuple[int, str, byt
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
-                done.add(message.partition())
+                done.add(_partition(message))
                 continue
             raise AssertionError(error)
-        out.append((message.partition(), message.key().decode(), message.value()))
+        key, value = message.key(), message.value()
+        assert key is not None, message
+        assert value is not None, message
+        out.append((_partition(message), key.decode(), value))
     consumer.close()
     assert len(done) == len(ends), "did not reach the end offsets"
     return out

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +21,7 @@ from consumer.commands import simulate as simulate_command
 from consumer.domain.events import ConversationEvent
 from consumer.settings import TopicSettings
 from consumer.simulate import simulate
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_bridge_kafka import decode_all, read_all, topics  # noqa: F401 - `topics` is a fixture
+from tests.integration.test_bridge_kafka import decode_all, read_all, topics  # noqa: F401 - `topics` is a fixture
 
 pytestmark = pytest.mark.integration
 

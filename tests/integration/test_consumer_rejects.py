@@ -53,9 +53,9 @@ def test_rejected_values_are_dead_lettered_and_the_rest_lands(
     for key, value in records:
         producer.produce(e2e.events, value, key, partition=2)
     assert producer.flush(30) == 0
-    for name, value in e2e.env().items():
+    for name, setting in e2e.env().items():
         if name.startswith("CONVSTREAM_"):
-            monkeypatch.setenv(name, value)
+            monkeypatch.setenv(name, setting)
     settings = load_settings()
     with ExitStack() as stack:
         pipeline, store, _health, prom = build_pipeline(settings, stack)

@@ -25,6 +25,8 @@ from tests.unit.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 
+Headers = dict[str, str | bytes | None]
+
 
 class _NotFound(BaseHTTPRequestHandler):
     """A schema registry that is up and knows no schema id."""
@@ -53,12 +55,12 @@ def empty_registry() -> Iterator[str]:
         server.server_close()
 
 
-def _read_all(e2e: E2EStack, topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
+def _read_all(e2e: E2EStack, topic: str) -> list[tuple[bytes | None, bytes | None, Headers]]:
     ends = e2e.end_offsets(topic)
     consumer = Consumer({"bootstrap.servers": e2e.bootstrap, "group.id": f"{e2e.group}-read",
                          "enable.auto.commit": False})  # fmt: skip
     consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-    out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
+    out: list[tuple[bytes | None, bytes | None, Headers]] = []
     try:
         while len(out) < sum(ends.values()):
             out += [(m.key(), m.value(), dict(m.headers() or [])) for m in consumer.consume(100, 5.0)

@@ -31,7 +31,7 @@ RECORD_SCHEMA = {
 
 def _schema(*extra_fields: dict[str, Any]) -> str:
     doc = dict(RECORD_SCHEMA)
-    doc["fields"] = [*RECORD_SCHEMA["fields"], *extra_fields]  # type: ignore[misc]
+    doc["fields"] = [*RECORD_SCHEMA["fields"], *extra_fields]
     return json.dumps(doc)
 
 
@@ -67,7 +67,7 @@ def test_kafka_and_registry_round_trip_in_confluent_wire_format(
     delivered: list[Any] = []
     producer.produce(
         topic,
-        key=record["id"].encode(),
+        key=str(record["id"]).encode(),
         value=payload,
         on_delivery=lambda err, msg: delivered.append(err or msg),
     )
@@ -119,6 +119,7 @@ def test_registry_register_fetch_and_backward_compatibility(
 
     fetched = other.get_schema(schema_id)
     assert fetched.schema_type in ("AVRO", None)
+    assert fetched.schema_str is not None
     assert json.loads(fetched.schema_str)["fields"] == RECORD_SCHEMA["fields"]
 
     client.set_compatibility(subject_name=subject, level="BACKWARD")

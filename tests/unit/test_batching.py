@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from pipeline_fakes import EVENTS, make_event
 
 import consumer.batching as batching
 from consumer.adapters.kafka_consumer import Record
 from consumer.batching import DecodedBatch, Digests, fold_batch
 from consumer.domain import LOGIC_VERSION, ConversationState, fold
 from consumer.known import digest, parse
+from tests.unit.pipeline_fakes import EVENTS, make_event
 
 STORED = digest(b"stored")
 
@@ -38,7 +38,7 @@ def test_a_row_carries_its_stored_digests_and_those_of_the_records_folded() -> N
 
 def test_a_record_whose_fold_failed_is_not_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     decoded, of_record = _batch(2)
-    real = batching.fold
+    real = fold  # what consumer.batching folds with
 
     def failing(state: ConversationState | None, event: object) -> ConversationState:
         if getattr(event, "event_id", "").endswith("0001"):

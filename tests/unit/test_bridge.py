@@ -203,7 +203,7 @@ def test_stop_event_stops_reading_then_flushes() -> None:
         out.extend(file_items_from_lines([detail_line("c1"), detail_line("c2")]))
         return out
 
-    def items():  # type: ignore[no-untyped-def]
+    def items():
         for n, item in enumerate(source()):
             if n == 1:
                 stop.set()  # as a SIGTERM handler would
@@ -286,7 +286,7 @@ def test_a_source_that_ends_on_the_stop_event_counts_as_stopped() -> None:
     publisher = RecordingPublisher()
     stop = threading.Event()
 
-    def items():  # type: ignore[no-untyped-def]
+    def items():
         yield from file_items_from_lines([detail_line("c1")])
         stop.set()  # as SIGTERM while the source waits for its next message
 

@@ -6,7 +6,6 @@ import platform
 
 import pytest
 
-from consumer import memtuning
 from consumer.memtuning import MMAP_THRESHOLD, TRIM_THRESHOLD, tune_malloc_for_rss
 
 
@@ -35,12 +34,17 @@ def test_a_refused_setting_is_reported() -> None:
 def test_the_operators_environment_wins(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     monkeypatch.setenv(variable, "65536")
     calls: list[tuple[int, int]] = []
-    assert tune_malloc_for_rss(lambda p, v: calls.append((p, v)) or 1) is False
+
+    def record(param: int, value: int) -> int:
+        calls.append((param, value))
+        return 1
+
+    assert tune_malloc_for_rss(record) is False
     assert calls == []
 
 
 def test_nothing_is_done_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memtuning.platform, "libc_ver", lambda: ("musl", "1.2"))
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("musl", "1.2"))
     assert tune_malloc_for_rss() is False
 
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from pipeline_fakes import (
-    EVENTS,
-    QUEUES,
-    FakeClock,
-    FakeDLQ,
-    FakeSource,
-    FakeStore,
-    good_value,
-    writer_schemas,
-)
 from prometheus_client import CollectorRegistry
 
 import consumer.batching as batching
+from consumer import domain
 from consumer.adapters.kafka_consumer import TP
 from consumer.codec.avro import decode_value
 from consumer.codec.wire import frame
@@ -34,6 +26,16 @@ from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.pipeline import Pipeline
 from consumer.pipeline_support import PipelineConfig, Sink
+from tests.unit.pipeline_fakes import (
+    EVENTS,
+    QUEUES,
+    FakeClock,
+    FakeDLQ,
+    FakeSource,
+    FakeStore,
+    good_value,
+    writer_schemas,
+)
 
 P0: TP = (EVENTS, 0)
 P1: TP = (EVENTS, 1)
@@ -120,7 +122,7 @@ def test_poison_records_are_dead_lettered_before_offsets_and_never_take_good_one
 
 
 def test_a_fold_failure_dead_letters_only_that_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_fold = batching.fold
+    real_fold = domain.fold  # what consumer.batching folds with
 
     def fold(state: Any, event: Any) -> Any:
         if event.event_id == "c1-0001":
@@ -323,9 +325,9 @@ def test_a_rewind_fenced_by_a_concurrent_owner_keeps_the_owners_offset() -> None
     _recreated(h, records=4, stored=10)
     watermarks = h.source.watermarks
 
-    def concurrent_owner_moves_it(tps: Any) -> Any:
+    def concurrent_owner_moves_it(partitions: Sequence[TP]) -> dict[TP, tuple[int, int]]:
         h.store.offsets[(GROUP, EVENTS, 0)] = 2  # between our read and our conditional UPDATE
-        return watermarks(tps)
+        return watermarks(partitions)
 
     h.source.watermarks = concurrent_owner_moves_it  # type: ignore[method-assign]
     h.run_to_end()
@@ -371,7 +373,8 @@ def test_a_topic_recreated_under_a_running_consumer_is_rewound_once_records_arri
 def test_fence_recovery_rewinds_a_stored_offset_beyond_the_log_end() -> None:
     h = Harness(partitions=(P0,))
     _recreated(h, records=4, stored=0)
-    load, landed = h.store.load_states, []
+    load = h.store.load_states
+    landed: list[bool] = []
 
     def stale_writer(ids: Any) -> Any:
         if not landed:  # while the first batch is in flight, an offset of the old topic lands

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline_fakes import EVENTS, good_value
-from test_pipeline import GROUP, P0, Harness, add_two_conversations
-
 from consumer.domain import LOGIC_VERSION
 from consumer.known import parse
+from tests.unit.pipeline_fakes import EVENTS, good_value
+from tests.unit.test_pipeline import GROUP, P0, Harness, add_two_conversations
 
 
 def _first_pass() -> Harness:

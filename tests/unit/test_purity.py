@@ -12,7 +12,22 @@ from pathlib import Path
 
 import pytest
 
-PURE_MODULES = ("consumer.domain", "consumer.codec", "consumer.genesys.normalize")
+#: Every pure module or package (a package: all of its modules). A name that cannot be found fails the test.
+PURE_MODULES = (
+    "consumer.domain",
+    "consumer.codec",
+    *(
+        f"consumer.genesys.{name}"
+        for name in (
+            "_fast", "_fields", "details", "entries", "enums", "jsonl", "normalize", "pii", "records",
+            "regions", "snapshots", "times",
+        )
+    ),
+)  # fmt: skip
+#: The Genesys modules that do I/O (HTTP, websockets, clock, logging): every other one must be listed above.
+GENESYS_IO_MODULES = frozenset(
+    {"analytics", "auth", "client", "directory", "metrics", "notifications", "runtime", "source"}
+)
 FORBIDDEN_IMPORTS = (
     "confluent_kafka", "psycopg", "psycopg_pool", "httpx", "httpx2", "requests", "prometheus_client",
     "websockets", "websocket", "aiohttp", "urllib3", "socket", "ssl", "http.client", "asyncio",
@@ -26,13 +41,33 @@ FORBIDDEN_BUILTINS = {"open", "print", "input"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package does not exist
+        return False
+
+
 def _present() -> list[str]:
-    present = [m for m in PURE_MODULES if importlib.util.find_spec(m.rsplit(".", 1)[0]) is not None]
-    return [m for m in present if importlib.util.find_spec(m) is not None]
+    """The pure modules that exist (a missing one fails ``test_every_pure_module_is_found``)."""
+    return [m for m in PURE_MODULES if _found(m)]
 
 
-def test_domain_is_checked() -> None:
-    assert "consumer.domain" in _present()
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_every_pure_module_is_found(module: str) -> None:
+    assert _found(module), f"{module} is listed as pure but cannot be imported: update PURE_MODULES"
+
+
+def test_the_missing_module_check_fails_on_a_missing_module() -> None:
+    assert not _found("consumer.no_such_module")
+    assert not _found("consumer.no_such_package.module")
+
+
+def test_every_genesys_module_is_classified() -> None:
+    listed = {m.rsplit(".", 1)[1] for m in PURE_MODULES if m.startswith("consumer.genesys.")}
+    on_disk = {p.stem for p in (ROOT / "consumer" / "genesys").glob("*.py") if p.stem != "__init__"}
+    assert listed.isdisjoint(GENESYS_IO_MODULES)
+    assert on_disk == listed | GENESYS_IO_MODULES, "classify new Genesys modules as pure or I/O"
 
 
 @functools.cache

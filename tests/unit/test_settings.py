@@ -90,4 +90,4 @@ def test_env_name_builds_the_variable() -> None:
 def test_settings_are_immutable() -> None:
     settings = Settings()
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on frozen models
-        settings.kafka = settings.kafka  # type: ignore[misc]
+        settings.kafka = settings.kafka

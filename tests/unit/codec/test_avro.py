@@ -24,6 +24,7 @@ from consumer.domain.events import (
     Participant,
 )
 from consumer.errors import FramingError, InvalidEventError, PayloadDecodeError, UnknownSchemaError
+from tests.unit.hypothesis_budget import examples
 
 T0 = 1_760_000_000_000
 WRITER = current(CONVERSATION_EVENT)
@@ -390,13 +391,12 @@ events = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(events)
 def test_generated_reader_agrees_with_fastavro(event: ConversationEvent) -> None:
     payload = encode_event(event)
     assert decode_event(payload, WRITER) == event
     assert decode_with_fastavro(payload) == event
-
 
 
 def test_warm_up_decoder_builds_the_current_schemas_reader_before_any_record() -> None:

@@ -23,9 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import codec_strategies
 import pytest
-from codec_strategies import LONG_MAX, LONG_MIN, longs, text, with_nan
 from fastavro import parse_schema, schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,6 +42,9 @@ from consumer.domain.events import (
 from consumer.errors import PayloadDecodeError
 from consumer.genesys.normalize import Normalized, normalize_message
 from consumer.simulate import Simulation, SimulationOptions
+from tests.unit.codec import codec_strategies
+from tests.unit.codec.codec_strategies import LONG_MAX, LONG_MIN, longs, text, with_nan
+from tests.unit.hypothesis_budget import examples
 
 REQUIRE_C = os.environ.get("CONVSTREAM_REQUIRE_CEXT") == "1"
 WRITER = current(CONVERSATION_EVENT)
@@ -103,7 +104,7 @@ def _same(readers: tuple[Reader, Reader], buf: bytes) -> tuple[Any, ...]:
 
 
 def _engines(schema: Mapping[str, Any], classes: Mapping[str, type]) -> tuple[Reader, Reader]:
-    parsed = parse_schema(schema)
+    parsed = _parsed(schema)
     return compile_reader(parsed, classes, engine="c"), compile_reader(parsed, classes, engine="python")
 
 
@@ -121,7 +122,7 @@ def event_readers() -> tuple[Reader, Reader]:
 events = codec_strategies.events(doubles=with_nan)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(events)
 def test_engines_agree_on_generated_events(
     event_readers: tuple[Reader, Reader], event: ConversationEvent
@@ -167,7 +168,7 @@ def test_every_truncation_raises_the_same_type(
             assert _same(event_readers, payload[:size])[0] == "error"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.data())
 def test_corrupted_events_agree(event_readers: tuple[Reader, Reader], data: st.DataObject) -> None:
     payload = bytearray(encode_event(data.draw(events)))
@@ -300,9 +301,16 @@ EVERY_RECORD: dict[str, Any] = {
 }  # fmt: skip
 
 
+def _parsed(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """fastavro's parsed form of a record schema (a dict, which the readers take)."""
+    parsed = parse_schema(dict(schema))
+    assert isinstance(parsed, dict)
+    return parsed
+
+
 def _write(schema: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
     out = io.BytesIO()
-    schemaless_writer(out, parse_schema(schema), record)
+    schemaless_writer(out, _parsed(schema), record)
     return out.getvalue()
 
 
@@ -312,7 +320,7 @@ def every_readers() -> tuple[Reader, Reader]:
     return _engines(EVERY_SCHEMA, CLASSES)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(every_dicts)
 def test_engines_agree_on_every_type(every_readers: tuple[Reader, Reader], record: dict[str, Any]) -> None:
     payload = _write(EVERY_SCHEMA, record)
@@ -475,7 +483,7 @@ def test_opcodes_match_the_extension() -> None:
 
 
 def test_a_record_used_twice_is_one_shared_program() -> None:
-    program = build_program(parse_schema(EVERY_SCHEMA), CLASSES)
+    program = build_program(_parsed(EVERY_SCHEMA), CLASSES)
     names = [f["name"] for f in EVERY_SCHEMA["fields"]]  # type: ignore[index]
     fields = dict(zip(names, program[2], strict=False))  # then the class fields the schema lacks
     leaves_array = fields["leaves"][0][1][1]
@@ -491,7 +499,7 @@ RECURSIVE = {
 
 
 def test_recursive_schema_uses_the_python_engine() -> None:
-    parsed = parse_schema(RECURSIVE)
+    parsed = _parsed(RECURSIVE)
     with pytest.raises(RecursiveSchemaError):
         build_program(parsed, CLASSES)
     # Only for the test: Leaf.flag holds a Leaf here.
@@ -515,7 +523,7 @@ def test_unsupported_schemas_fail_when_compiling(schema: dict[str, Any], engine:
     if engine == "c":
         _require_c()
     with pytest.raises(ValueError):
-        compile_reader(parse_schema(schema), CLASSES, engine=engine)
+        compile_reader(_parsed(schema), CLASSES, engine=engine)
 
 
 def _c_read(program: Any, buf: bytes) -> Any:

@@ -7,9 +7,7 @@ import io
 import math
 from typing import Any
 
-import codec_strategies
 import pytest
-from codec_strategies import LONG_MAX, LONG_MIN, finite_or_infinite, ids, longs, text
 from fastavro import schemaless_reader
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +31,9 @@ from consumer.domain.events import (
     Participant,
 )
 from consumer.errors import UnencodableEventError
+from tests.unit.codec import codec_strategies
+from tests.unit.codec.codec_strategies import LONG_MAX, LONG_MIN, finite_or_infinite, ids, longs, text
+from tests.unit.hypothesis_budget import examples
 
 WRITER = current(CONVERSATION_EVENT)
 
@@ -49,7 +50,7 @@ def _read_with_fastavro(payload: bytes) -> ConversationEvent:
     return ConversationEvent(**record)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(events)
 def test_byte_identical_to_fastavro_and_read_back_by_fastavro(event: ConversationEvent) -> None:
     payload = encode_event(event)
@@ -58,7 +59,7 @@ def test_byte_identical_to_fastavro_and_read_back_by_fastavro(event: Conversatio
     assert decode_event(payload, WRITER) == event
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.fixed_dictionaries(
         {"queue_id": ids},

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import any_event_sets, conversations
 
 from consumer.domain import (
     STATUSES,
@@ -20,6 +19,8 @@ from consumer.domain import (
     state_to_json,
     with_error,
 )
+from tests.unit.domain.strategies import any_event_sets, conversations
+from tests.unit.hypothesis_budget import examples
 
 
 def _fold(events: list[ConversationEvent]) -> ConversationState | None:
@@ -46,7 +47,7 @@ def _shuffled_with_duplicates(draw: st.DrawFn, events: list[ConversationEvent]) 
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), events=any_event_sets())
 def test_any_permutation_with_duplicates_folds_to_the_in_order_state(
     data: st.DataObject, events: list[ConversationEvent]
@@ -61,7 +62,7 @@ def test_any_permutation_with_duplicates_folds_to_the_in_order_state(
         )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), events=conversations())
 def test_realistic_conversations_converge_and_end_in_a_known_status(
     data: st.DataObject, events: list[ConversationEvent]
@@ -73,7 +74,7 @@ def test_realistic_conversations_converge_and_end_in_a_known_status(
     assert expected.calculated_status in STATUSES
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), events=any_event_sets())
 def test_folding_an_event_twice_is_folding_it_once(
     data: st.DataObject, events: list[ConversationEvent]
@@ -86,7 +87,7 @@ def test_folding_an_event_twice_is_folding_it_once(
         state = once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data(), events=any_event_sets())
 def test_state_json_round_trip_is_exact(data: st.DataObject, events: list[ConversationEvent]) -> None:
     state = _fold(data.draw(st.permutations(events)))
@@ -99,7 +100,7 @@ def test_state_json_round_trip_is_exact(data: st.DataObject, events: list[Conver
     assert state_from_json(json.loads(json.dumps(doc))) == state
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(events=any_event_sets())
 def test_fold_all_groups_by_conversation(events: list[ConversationEvent]) -> None:
     other = [replace(e, conversation_id="conv-2") for e in events]

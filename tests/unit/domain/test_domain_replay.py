@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import any_event_sets, conversations
 
 from consumer.domain import ConversationEvent, ConversationSnapshot, ConversationState, fold, fold_all
 from consumer.domain.events import Participant
@@ -24,7 +23,9 @@ from consumer.domain.merge import (
     apply_snapshot,
     merge_participant,
 )
-from consumer.domain.state import NO_PARTICIPANT_VALUES, PARTICIPANT_FIELDS, OrderKey
+from consumer.domain.state import NO_PARTICIPANT_VALUES, PARTICIPANT_FIELDS, OrderKey, Values
+from tests.unit.domain.strategies import any_event_sets, conversations
+from tests.unit.hypothesis_budget import examples
 
 
 def _snapshot_updates(
@@ -38,7 +39,7 @@ def _snapshot_updates(
                 yield p, (_PARTICIPANT_VALUES(p), comms, p.attributes, False), key
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data(), events=any_event_sets())
 def test_restated_only_when_the_general_merge_changes_nothing(
     data: st.DataObject, events: list[ConversationEvent]
@@ -61,7 +62,7 @@ def test_restated_only_when_the_general_merge_changes_nothing(
         states[event.conversation_id] = fold(states.get(event.conversation_id), event)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(events=conversations())
 def test_replaying_a_conversation_keeps_every_stored_participant(events: list[ConversationEvent]) -> None:
     final = fold_all(events)
@@ -74,7 +75,7 @@ def test_replaying_a_conversation_keeps_every_stored_participant(events: list[Co
         assert reshaped is False
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(events=conversations())
 def test_replay_through_the_fold_leaves_the_state_equal(events: list[ConversationEvent]) -> None:
     final = fold_all(events)
@@ -87,18 +88,18 @@ def test_restated_refuses_what_the_merge_would_take() -> None:
     merge = merge_participant
     purpose = PARTICIPANT_FIELDS.index("purpose")
     older, newer = (1, "a"), (2, "b")
-    values = tuple("agent" if i == purpose else None for i in range(len(NO_PARTICIPANT_VALUES)))
+    values: Values = tuple("agent" if i == purpose else None for i in range(len(NO_PARTICIPANT_VALUES)))
     stored = merge(None, "p", (values, [("c", ("voice",) + (None,) * 9)], {"k": "v"}, False), newer)
     assert stored.rkey == newer
 
-    def restated(vals: tuple[object, ...], comms: list[tuple[str, tuple[object, ...]]],
-                 attrs: dict[str, str], key: tuple[int, str]) -> bool:  # fmt: skip
+    def restated(vals: Values, comms: list[tuple[str, Values]],
+                 attrs: dict[str, str], key: OrderKey) -> bool:  # fmt: skip
         return _restated(stored, vals, comms, attrs, key)
 
-    comm = ("voice",) + (None,) * 9
+    comm: Values = ("voice",) + (None,) * 9
     assert restated(values, [("c", comm)], {"k": "v"}, newer)  # the same event again
     assert restated(values, [("c", comm)], {"k": "v"}, older)  # an older one saying the same
-    other = tuple("customer" if i == purpose else None for i in range(len(NO_PARTICIPANT_VALUES)))
+    other: Values = tuple("customer" if i == purpose else None for i in range(len(NO_PARTICIPANT_VALUES)))
     assert not restated(other, [], {}, newer)  # same key, other value
     assert restated(other, [], {}, older)  # older, other value: the newer one stays
     assert not restated(values, [("new-comm", comm)], {}, older)  # a communication not known yet
@@ -107,9 +108,9 @@ def test_restated_refuses_what_the_merge_would_take() -> None:
     assert not restated(values, [], {"k2": "v"}, older)  # an attribute not known yet
     assert not restated(values, [], {"k": "w"}, newer)  # same key, other attribute value
     assert not restated(values, [], {}, (3, "c"))  # newer than everything: the general merge decides
-    talking = ("voice", "connected") + (None,) * 8
+    talking: Values = ("voice", "connected") + (None,) * 8
     on_call = merge(stored, "p", (values, [("c", talking)], {}, False), newer)
-    hung_up = ("voice", "disconnected") + (None,) * 8
+    hung_up: Values = ("voice", "disconnected") + (None,) * 8
     # An older "disconnected" loses the state register to the newer "connected", but terminal is sticky:
     assert on_call.communications["c"].terminal is None
     assert merge(on_call, "p", (values, [("c", hung_up)], {}, False), older) != on_call
@@ -120,4 +121,4 @@ def test_restated_refuses_what_the_merge_would_take() -> None:
         (other, [], {}, older),
     ]:
         assert merge(stored, "p", (vals, comms, attrs, False), key) == stored
-    assert merge(stored, "p", (other, [], {}, newer), newer) != stored
+    assert merge(stored, "p", (other, [], {}, False), newer) != stored

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-from builders import T0, comm, det, fold_events, part, snap
 
 from consumer.domain import ConversationRow, derive_row, fold, with_error
+from tests.unit.domain.builders import T0, comm, det, fold_events, part, snap
 
 CUST = part("p-cust", "customer", comm("c-cust", direction="inbound", media_type="voice"), connected_time=T0)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from builders import comm, det, fold_events, part, snap
 
 from consumer.domain import LOGIC_VERSION, ConversationState, state_from_json, state_to_json
+from tests.unit.domain.builders import comm, det, fold_events, part, snap
 
 
 def _state() -> ConversationState:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from builders import T0, comm, det, fold_events, part, snap
 
 from consumer.domain import STATUSES, ConversationEvent, fold
+from tests.unit.domain.builders import T0, comm, det, fold_events, part, snap
 
 CUSTOMER = part("p-cust", "customer", comm("c-cust"))
 
@@ -134,12 +136,12 @@ CUSTOMER = part("p-cust", "customer", comm("c-cust"))
         ),
     ],
 )
-def test_decision_table(participants: tuple, expected: str) -> None:
+def test_decision_table(participants: tuple[Any, ...], expected: str) -> None:
     assert fold_events(snap(10, *participants)).calculated_status == expected
 
 
 def test_every_status_is_covered_by_the_table() -> None:
-    ids = {p.id.split("-", 1)[0] for p in test_decision_table.pytestmark[0].args[1]}  # type: ignore[attr-defined]
+    ids = {p.id.split("-", 1)[0] for p in test_decision_table.pytestmark[0].args[1]}
     assert {str(n) for n in range(1, len(STATUSES) + 1)} <= ids
 
 

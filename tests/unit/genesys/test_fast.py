@@ -24,6 +24,7 @@ from consumer.genesys.enums import (
 from consumer.genesys.normalize import canonical_json, canonical_json_bytes, normalize_message
 from consumer.genesys.times import parse_time
 from consumer.simulate import SimulationOptions, simulate
+from tests.unit.hypothesis_budget import examples
 
 RECEIVED = 1_735_725_600_000
 
@@ -58,13 +59,13 @@ def _outcome(fn: Any, *args: Any) -> Any:
         return ("error", type(exc))
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(json_values)
 def test_canonical_json_bytes_equals_json(value: Any) -> None:
     assert _outcome(canonical_json_bytes, value) == _outcome(lambda v: canonical_json(v).encode(), value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(st.text(alphabet=st.characters(), max_size=4), json_values, max_size=5))
 def test_canonical_json_bytes_with_surrogates_and_any_keys(body: dict[str, Any]) -> None:
     assert _outcome(canonical_json_bytes, body) == _outcome(lambda v: canonical_json(v).encode(), body)
@@ -92,7 +93,7 @@ def test_canonical_json_bytes_fallback_cases(value: Any) -> None:
 # -- time parsing fast path --------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30)),
     st.sampled_from(["%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%MZ", "%Y%m%dT%H%M%SZ"]),
@@ -212,7 +213,7 @@ KEYS = ["id", "conversationId", "eventTime", "state", "held", "purpose", "queueI
 
 
 def _containers(value: Any) -> list[Any]:
-    found = []
+    found: list[Any] = []
     if isinstance(value, dict):
         found.append(value)
         for item in value.values():
@@ -229,7 +230,7 @@ def test_simulated_messages_agree() -> None:
         _same_outcome(message)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(st.data())
 def test_mutated_messages_agree(data: st.DataObject) -> None:
     base = data.draw(st.sampled_from([RICH, DETAIL, *SIMULATED[:200]]))

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent, Participant
 from consumer.errors import ConfigError, GenesysApiError, GenesysAuthError, GenesysUnavailableError
@@ -33,7 +34,7 @@ class Clock:
 
 def make_client(handler: Any, clock: Clock, **overrides: Any) -> tuple[GenesysClient, GenesysMetrics]:
     settings = GenesysSettings(
-        client_id="cid", client_secret="csecret-value", api_base_url="https://api.test",
+        client_id="cid", client_secret=SecretStr("csecret-value"), api_base_url="https://api.test",
         login_base_url="https://login.test", **overrides,
     )  # fmt: skip
     metrics = GenesysMetrics(CollectorRegistry())

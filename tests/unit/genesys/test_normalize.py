@@ -599,6 +599,7 @@ def test_eventbridge_event() -> None:
     assert isinstance(result, Normalized)
     event = result.events[0]
     assert (event.source, event.received_at, event.event_time) == ("eventbridge", T0 + 913, T0 + 500)
+    assert isinstance(event.body, DetailEvent)
     assert event.body.acd_outcome == "answered"
     # the same Genesys message over the WebSocket has the same id: duplicates across transports collapse
     assert event.event_id == one(inner).event_id

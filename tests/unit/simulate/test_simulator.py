@@ -108,7 +108,7 @@ def test_duplicates_and_drops_follow_the_models_bookkeeping() -> None:
 
 def test_messages_have_genesys_shapes() -> None:
     lines, sim = _run(seed=10, conversations=500, detail_events=1.0, eventbridge=0.5)
-    kinds = Counter()
+    kinds: Counter[str] = Counter()
     for line in lines:
         message = orjson.loads(line)
         if "detail-type" in message:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from simfold import fold_rows, simulate_lines
 
 from consumer.simulate import SimulationOptions
+from tests.unit.simulate.simfold import fold_rows, simulate_lines
 
 IN_ORDER = {"detail_events": 0.5, "eventbridge": 0.3}
 DISORDER = {

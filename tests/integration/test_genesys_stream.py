@@ -1,5 +1,8 @@
-"""Unit tests against the fake Genesys Cloud (local HTTP + WebSocket, no Kafka): the channel/heartbeat/
-reconnect state machine, gap backfill, analytics paging and jobs, topic rejection, channel renewal."""
+"""The Genesys source against the fake Genesys Cloud (local HTTP + WebSocket, no Kafka): the channel/
+heartbeat/reconnect state machine, gap backfill, analytics paging and jobs, topic rejection, channel renewal.
+
+Integration tier: real sockets, threads and wall-clock timing (heartbeat watchdogs, reconnect backoff) make
+these seconds each, too slow for the unit tier."""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ from consumer.simulate import SimulationOptions
 from tests.fakes.genesys import FakeGenesys
 from tests.fixtures.services import wait_until
 
+pytestmark = pytest.mark.integration
+
 COMPARED = ("calculated_status", "last_queue_id", "last_queue_name", "original_media_type")
 SMALL = SimulationOptions(seed=11, conversations=30, arrival_rate=1.0, handle_time_s=20, queues=3, agents=8)
 
@@ -34,7 +39,9 @@ def fast_settings(fake: FakeGenesys, **overrides: Any) -> GenesysSettings:
         **{k.removeprefix("CONVSTREAM_GENESYS__").lower(): v for k, v in fake.env().items()},
         "all_queues": True, "ping_seconds": 0.3, "heartbeat_timeout_seconds": 1.5,
         "reconnect_initial_seconds": 0.05, "reconnect_max_seconds": 0.3, "retry_initial_seconds": 0.05,
-        "backfill": BackfillSettings(delay_seconds=0.1, margin_seconds=1, startup_lookback_seconds=5),
+        "backfill": BackfillSettings(
+            delay_seconds=0.1, margin_seconds=1, startup_lookback_seconds=5, job_poll_seconds=0.05
+        ),
     }  # fmt: skip
     values.update(overrides)
     return GenesysSettings(**values)
