@@ -76,7 +76,12 @@ def d1_acw_skipped_generic() -> Scenario:
         connected_time=t("10:00:00.050"),
         end_time=t("10:00:10.000"),
     )
-    base = {"user_id": u, "queue_id": q, "wrapup_required": True, "connected_time": t("10:00:10.000")}
+    base: dict[str, Any] = {
+        "user_id": u,
+        "queue_id": q,
+        "wrapup_required": True,
+        "connected_time": t("10:00:10.000"),
+    }
     agent_on = gp(Q, agent, "agent", "calls", [gc], **base)
     pending = gp(
         Q,
@@ -139,12 +144,12 @@ def d1_wrapup_skipped_calls() -> Scenario:
     queue = {"id": q, "name": "Sales"}
     t = at
     end = t("10:03:00.000")
-    inbound = {"direction": "inbound"}
+    inbound: dict[str, Any] = {"direction": "inbound"}
     customer = mp(cust, "customer", "connected", t("10:00:00.000"), **inbound)
     cust_off = mp(cust, "customer", "disconnected", t("10:00:00.000"), end, **inbound)
     acd_on = mp(acd, "acd", "connected", t("10:00:00.050"), queue=queue, **inbound)
     acd_off = mp(acd, "acd", "disconnected", t("10:00:00.050"), t("10:00:10.000"), queue=queue, **inbound)
-    base = {"queue": queue, "user": u, "wrapup_required": True, **inbound}
+    base: dict[str, Any] = {"queue": queue, "user": u, "wrapup_required": True, **inbound}
     agent_on = mp(agent, "agent", "connected", t("10:00:10.000"), **base)
     pending = mp(agent, "agent", "disconnected", t("10:00:10.000"), end, start_acw_time=end, **base)
     skipped = mp(

@@ -186,7 +186,10 @@ def d5_callback_voice_leg() -> Scenario:
     cust, acd, agent = uid("d5b customer"), uid("d5b acd"), uid("d5b agent")
     queue = {"id": q, "name": "Callbacks"}
     t = at
-    sched = {"callback_scheduled_time": t("14:00:00.000"), "callback_numbers": ["+15551230000"]}
+    sched: dict[str, Any] = {
+        "callback_scheduled_time": t("14:00:00.000"),
+        "callback_numbers": ["+15551230000"],
+    }
     end = t("14:05:00.000")
     cb = "QueueConversation", "Callback", c
     customer = mp(cust, "customer", "connected", t("10:00:00.000"), direction="inbound", **sched)

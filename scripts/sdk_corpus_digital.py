@@ -91,7 +91,7 @@ def messaging() -> Scenario:
     cust, acd, agent = (uid(f"msg {x}") for x in ("c", "a", "g"))
     queue = {"id": q, "name": "Messaging"}
     t = at
-    inbound = {"direction": "inbound"}
+    inbound: dict[str, Any] = {"direction": "inbound"}
     customer = mp(cust, "customer", "connected", t("11:00:00.000"), **inbound)
     acd_on = mp(acd, "acd", "connected", t("11:00:00.050"), queue=queue, **inbound)
     acd_off = mp(acd, "acd", "disconnected", t("11:00:00.050"), t("11:01:00.000"), queue=queue, **inbound)
@@ -139,7 +139,7 @@ def detail_only() -> Scenario:
     cs, fs, as_, us = (uid(f"detail session {x}") for x in ("c", "i", "a", "g"))
     t = at
     voice = {"media_type": "VOICE", "direction": "INBOUND"}
-    events = [
+    events: list[Any] = [
         (
             "customer.start",
             "10:00:00.000",

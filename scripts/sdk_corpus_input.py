@@ -185,7 +185,7 @@ def d8_small_input_defects() -> Scenario:
         )
         for cid in (good, bad)
     ]
-    page = {
+    page: dict[str, Any] = {
         "conversations": [wire(r) for r in records],
         "totalHits": 2,
         "receivedAt": "2025-03-03T10:00:03.100Z",

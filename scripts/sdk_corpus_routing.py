@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sdk_corpus import Scenario, at, detail, notification, row, uid
 from sdk_corpus_builders import (
@@ -23,7 +24,7 @@ def scheduled_callback() -> Scenario:
     cust, acd, agent = (uid(f"cb {x}") for x in ("customer", "acd", "agent"))
     queue = {"id": q, "name": "Callbacks"}
     t = at
-    sched = {
+    sched: dict[str, Any] = {
         "callback_scheduled_time": t("14:00:00.000"),
         "callback_numbers": ["+15551230000"],
         "callback_user_name": "Jane Doe",
@@ -41,7 +42,13 @@ def scheduled_callback() -> Scenario:
         queue=queue,
         **sched,
     )
-    base = {"direction": "outbound", "queue": queue, "user": u, "wrapup_required": True, **sched}
+    base: dict[str, Any] = {
+        "direction": "outbound",
+        "queue": queue,
+        "user": u,
+        "wrapup_required": True,
+        **sched,
+    }
     alerting = mp(agent, "agent", "alerting", None, **base)
     talking = mp(agent, "agent", "connected", t("14:00:45.000"), **base)
     after = mp(
@@ -109,7 +116,7 @@ def email_park_reopen() -> Scenario:
     cust, acd, agent, cust2, acd2, agent2 = (uid(f"email {x}") for x in ("c", "a", "g", "c2", "a2", "g2"))
     queue = {"id": q, "name": "Email Support"}
     t = at
-    inbound = {"direction": "inbound"}
+    inbound: dict[str, Any] = {"direction": "inbound"}
     customer = mp(cust, "customer", "connected", t("09:00:00.000"), **inbound)
     acd_on = mp(acd, "acd", "connected", t("09:00:00.050"), queue=queue, **inbound)
     acd_off = mp(acd, "acd", "disconnected", t("09:00:00.050"), t("09:01:00.000"), queue=queue, **inbound)
@@ -198,13 +205,13 @@ def detail_campaign_and_voicemail() -> Scenario:
     camp, vm = uid("campaign conversation"), uid("voicemail conversation")
     cust, cs, vcust, vcs, box, bs = (uid(f"dv {x}") for x in ("c", "cs", "vc", "vcs", "box", "bs"))
     outbound = {"media_type": "VOICE", "direction": "OUTBOUND"}
-    inbound = {"media_type": "VOICE", "direction": "INBOUND"}
+    inbound: dict[str, Any] = {"media_type": "VOICE", "direction": "INBOUND"}
     campaign = {
         "outbound_campaign_id": uid("campaign"),
         "outbound_contact_list_id": uid("list"),
         "outbound_contact_id": uid("contact"),
     }
-    events = [
+    events: list[Any] = [
         (
             camp,
             "customer.start",
