@@ -103,6 +103,18 @@ def _values(fields: tuple[str, ...], **given: Value) -> Values:
     return tuple(given.get(name) for name in fields)
 
 
+def _start_state(kind: str, direction: str | None) -> str:
+    """The communication state a start event writes.
+
+    ``user.start`` assigns an agent: an inbound (or undirected) one is offered the interaction
+    (``alerting``); an outbound one is the agent placing a call (``dialing``), which the customer's
+    later connect promotes to ``connected`` (see :mod:`consumer.domain.status`).
+    """
+    if kind != "user.start":
+        return "connected"
+    return "dialing" if direction == "outbound" else "alerting"
+
+
 def _detail_update(d: DetailEvent, t: int) -> ParticipantUpdate | None:
     """The participant/communication writes of one detail event (None: it touches no record)."""
     kind = d.kind
@@ -115,7 +127,7 @@ def _detail_update(d: DetailEvent, t: int) -> ParticipantUpdate | None:
         times: dict[str, Value] = {"connected_time": t} if start else {"end_time": t}
         pvals = _values(PARTICIPANT_FIELDS, purpose=purpose, user_id=d.user_id, queue_id=d.queue_id, **times)
         if start:
-            state = "alerting" if kind == "user.start" else "connected"
+            state = _start_state(kind, d.direction)
             ctimes: dict[str, Value] = {} if kind == "user.start" else {"connected_time": t}
         else:
             state, ctimes = "disconnected", {"disconnected_time": t}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from consumer.domain.state import TERMINAL_STATES, OrderKey, ParticipantState
+from consumer.domain.state import TERMINAL_STATES, OrderKey, ParticipantState, effective_key
 
 __all__ = [
     "AGENT_PURPOSES",
@@ -48,31 +48,63 @@ _NO_ACW: Final = frozenset({"complete", "skipped", "notapplicable"})
 _AGENT_COMM_RANKS: Final = {
     "connected": 1, "parked": 3, "alerting": 4, "offering": 4, "dialing": 5, "contacting": 5, "scheduled": 6,
 }  # fmt: skip
+#: Participants whose connect after an agent's ``dialing`` write means the call was answered.
+_CALLEE_PURPOSES: Final = frozenset({"customer", "external"})
 #: Rules 5–6 by the state of any other participant's active communication.
 _OTHER_COMM_RANKS: Final = {"dialing": 5, "contacting": 5, "scheduled": 6}
 
 
 def acw_pending(p: ParticipantState) -> bool:
-    """Rule 9 for one agent: ACW ``pending``, or started and not ended, or wrap-up required and none recorded.
+    """Rule 9 for one agent: is its after-call work pending?
 
-    An ``acw``/``wrapup`` detail event completes ACW for good (``acw_complete``).
+    Pending: ACW ``pending``, or started and not ended, or wrap-up required and none recorded — unless
+    the ACW was skipped or completed. Skipped or completed: an ``acw``/``wrapup`` detail event
+    (``acw_complete``, for good), an ``endAcwTime`` not before the ``startAcwTime``, or a communication
+    whose ACW state is ``skipped``/``complete``/``notApplicable`` or has an end time (normalization maps
+    ``wrapupSkipped`` and analytics ``acwSkipped`` to ``skipped``, a closed analytics ``wrapup`` segment to
+    ``complete`` with its end). A communication's own pending ACW is cancelled only by its own end or by
+    the participant-level signals; the participant-level conditions by any of them.
     """
     if p.acw_complete:
         return False
-    if p.start_acw_time is not None and p.end_acw_time is None:
-        return True
-    if p.wrapup_required and p.wrapup_code is None:
-        return True
+    start, end = p.start_acw_time, p.end_acw_time
+    if end is not None and (start is None or end >= start):
+        return False
+    some_done = False
     for c in p.communications.values():
         acw = c.acw_state
-        if acw == "pending":
+        if acw in _NO_ACW or c.acw_end_time is not None:
+            some_done = True
+        elif acw == "pending" or c.acw_start_time is not None:
             return True
-        if c.acw_start_time is not None and c.acw_end_time is None and acw not in _NO_ACW:
+    if some_done:
+        return False
+    return start is not None or (p.wrapup_required is True and p.wrapup_code is None)
+
+
+def _connected_after(
+    participants: Mapping[str, ParticipantState], p: ParticipantState, c_key: OrderKey | None
+) -> bool:
+    """True when a customer/external participant connected after ``c_key`` (an agent's ``dialing`` write).
+
+    That connect is the callee answering the call the agent placed (a ``customer.start`` after an outbound
+    ``user.start``), so the agent's communication is ``connected``. Strictly later: a snapshot's event time
+    is never before the times it carries, so a snapshot never promotes its own ``dialing``.
+    """
+    if c_key is None:
+        return False
+    for other in participants.values():
+        if other is p or other.purpose not in _CALLEE_PURPOSES or other.is_monitor:
+            continue
+        t = other.connected_time
+        if t is not None and t > c_key[0]:
             return True
     return False
 
 
-def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> int:
+def _participant_rank(
+    p: ParticipantState, answered: Mapping[str, OrderKey], participants: Mapping[str, ParticipantState]
+) -> int:
     """The best (lowest) decision-table rule this one non-monitor participant satisfies."""
     # Hot path: reads ``values`` positions directly (purpose 0, user_id 1, end_time 5; communication
     # state 1, held 2, confined 3) instead of the typed properties.
@@ -92,6 +124,13 @@ def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> 
                 continue
             active = True
             r = comm_ranks.get(state, 10)
+            if (
+                r == 5
+                and agent
+                and state == "dialing"
+                and _connected_after(participants, p, effective_key(c.values[1], c.keys[1], rkey))
+            ):
+                r = 1  # the callee answered the call this agent placed
             if r == 1 and (c.values[2] is True or c.values[3] is True):
                 r = 2  # held or confined
             if r < rank:
@@ -119,7 +158,7 @@ def calculated_status(
     for p in participants.values():
         if p.is_monitor:
             continue
-        r = _participant_rank(p, answered)
+        r = _participant_rank(p, answered, participants)
         if r < best:
             best = r
             if best == 1:
