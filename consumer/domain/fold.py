@@ -16,6 +16,8 @@ computed from the merged records (:mod:`consumer.domain.status`).
 Detail events address the same records as snapshots: ``participant_id`` is the participant and
 ``session_id`` the communication (a detail event without ``session_id`` addresses a communication whose
 id is the participant id; one without ``participant_id`` only contributes conversation-level facts).
+``user.start`` writes ``alerting`` (an offer), or ``dialing`` when its direction is outbound (the agent
+placing a call); a snapshot participant's index in ``participants[]`` is merged as its ``position``.
 
 Pure module.
 """

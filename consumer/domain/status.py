@@ -10,6 +10,11 @@ are ignored. *Agent* = purpose ``agent`` or ``user``; *flow* = ``ivr``, ``workfl
 participant* has no end time and at least one active communication. A communication whose state was
 never reported (only touched by e.g. an ``acw`` event) is not active.
 
+Two facts are applied when the status is evaluated, never written into the records, so they reach their
+participant whatever the arrival order: ``acd.end`` ANSWERED for a user (its agent communication counts as
+``connected`` unless written later), and a customer/external participant connecting after an agent's
+``dialing`` write (the callee answered the call the agent placed: ``connected``).
+
 Pure module.
 """
 
