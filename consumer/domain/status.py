@@ -12,8 +12,8 @@ never reported (only touched by e.g. an ``acw`` event) is not active.
 
 Two facts are applied when the status is evaluated, never written into the records, so they reach their
 participant whatever the arrival order: ``acd.end`` ANSWERED for a user (its agent communication counts as
-``connected`` unless written later), and a customer/external participant connecting after an agent's
-``dialing`` write (the callee answered the call the agent placed: ``connected``).
+``connected`` unless written later), and a customer/external participant connecting after a ``dialing``
+agent connected (the callee answered the call the agent placed: ``connected``).
 
 Pure module.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from consumer.domain.state import TERMINAL_STATES, OrderKey, ParticipantState, effective_key
+from consumer.domain.state import TERMINAL_STATES, OrderKey, ParticipantState
 
 __all__ = [
     "AGENT_PURPOSES",
@@ -87,22 +87,23 @@ def acw_pending(p: ParticipantState) -> bool:
     return start is not None or (p.wrapup_required is True and p.wrapup_code is None)
 
 
-def _connected_after(
-    participants: Mapping[str, ParticipantState], p: ParticipantState, c_key: OrderKey | None
-) -> bool:
-    """True when a customer/external participant connected after ``c_key`` (an agent's ``dialing`` write).
+def _connected_after(participants: Mapping[str, ParticipantState], agent: ParticipantState) -> bool:
+    """True when a customer/external participant connected after the ``dialing`` agent's own connect.
 
-    That connect is the callee answering the call the agent placed (a ``customer.start`` after an outbound
-    ``user.start``), so the agent's communication is ``connected``. Strictly later: a snapshot's event time
-    is never before the times it carries, so a snapshot never promotes its own ``dialing``.
+    An agent placing a call connects first (``user.start`` OUTBOUND sets its connected time: the dial
+    start); a callee connecting strictly later (``customer.start``) answered it, so the agent's ``dialing``
+    communication is ``connected``. Compares connected-time *values* only (never the keys, which move when
+    a snapshot re-states a participant), so the status stays a function of the merged values. An agent
+    without a connected time (a snapshot's dialing agent often has none) is never promoted.
     """
-    if c_key is None:
+    start = agent.connected_time
+    if start is None:
         return False
     for other in participants.values():
-        if other is p or other.purpose not in _CALLEE_PURPOSES or other.is_monitor:
+        if other is agent or other.purpose not in _CALLEE_PURPOSES or other.is_monitor:
             continue
         t = other.connected_time
-        if t is not None and t > c_key[0]:
+        if t is not None and t > start:
             return True
     return False
 
@@ -129,12 +130,7 @@ def _participant_rank(
                 continue
             active = True
             r = comm_ranks.get(state, 10)
-            if (
-                r == 5
-                and agent
-                and state == "dialing"
-                and _connected_after(participants, p, effective_key(c.values[1], c.keys[1], rkey))
-            ):
+            if r == 5 and agent and state == "dialing" and _connected_after(participants, p):
                 r = 1  # the callee answered the call this agent placed
             if r == 1 and (c.values[2] is True or c.values[3] is True):
                 r = 2  # held or confined

@@ -403,12 +403,26 @@ def test_user_start_outbound_dials_and_the_callee_connecting_later_connects() ->
 def test_only_a_later_callee_connect_connects_a_dialing_agent() -> None:
     assert fold_events(_answer(1), _dial(1)).calculated_status == "dialing"  # same millisecond: not later
     assert fold_events(_answer(1), _dial(5)).calculated_status == "dialing"  # connected before the dial
-    # A snapshot never promotes its own dialing agent (its event time is never before its times).
+    # A dialing agent without a connected time of its own (a snapshot's, usually) is never promoted.
     agent = part("p-ag", "agent", comm("c-ag", "dialing", direction="outbound"))
     callee = part("p-x", "external", comm("c-x", "connected"), connected_time=T0 + 3)
     assert fold_events(snap(3, agent, callee)).calculated_status == "dialing"
-    # A later snapshot of the agent still dialing outranks an earlier answer.
     assert fold_events(_answer(5), snap(7, agent)).calculated_status == "dialing"
+
+
+def test_a_snapshot_restating_the_dialing_agent_keeps_the_promotion_in_any_order() -> None:
+    # Re-states exactly what user.start wrote (only the participant's rkey moves): the status, a function
+    # of the merged values, must not depend on whether it came before or after the answer.
+    same = part(
+        "p-ag",
+        "agent",
+        comm("s-ag", "dialing", direction="outbound"),
+        user_id="U1",
+        connected_time=T0 + 1,
+    )
+    events = (_dial(1), _answer(5), snap(9, same))
+    for order in (events, events[::-1], (events[0], events[2], events[1])):
+        assert fold_events(*order).calculated_status == "connected"
 
 
 def test_user_start_inbound_or_undirected_is_an_offer() -> None:
