@@ -16,6 +16,8 @@ computed from the merged records (:mod:`consumer.domain.status`).
 Detail events address the same records as snapshots: ``participant_id`` is the participant and
 ``session_id`` the communication (a detail event without ``session_id`` addresses a communication whose
 id is the participant id; one without ``participant_id`` only contributes conversation-level facts).
+``user.start`` writes ``alerting`` (an offer), or ``dialing`` when its direction is outbound (the agent
+placing a call); a snapshot participant's index in ``participants[]`` is merged as its ``position``.
 
 Pure module.
 """
@@ -103,6 +105,18 @@ def _values(fields: tuple[str, ...], **given: Value) -> Values:
     return tuple(given.get(name) for name in fields)
 
 
+def _start_state(kind: str, direction: str | None) -> str:
+    """The communication state a start event writes.
+
+    ``user.start`` assigns an agent: an inbound (or undirected) one is offered the interaction
+    (``alerting``); an outbound one is the agent placing a call (``dialing``), which the customer's
+    later connect promotes to ``connected`` (see :mod:`consumer.domain.status`).
+    """
+    if kind != "user.start":
+        return "connected"
+    return "dialing" if direction == "outbound" else "alerting"
+
+
 def _detail_update(d: DetailEvent, t: int) -> ParticipantUpdate | None:
     """The participant/communication writes of one detail event (None: it touches no record)."""
     kind = d.kind
@@ -115,7 +129,7 @@ def _detail_update(d: DetailEvent, t: int) -> ParticipantUpdate | None:
         times: dict[str, Value] = {"connected_time": t} if start else {"end_time": t}
         pvals = _values(PARTICIPANT_FIELDS, purpose=purpose, user_id=d.user_id, queue_id=d.queue_id, **times)
         if start:
-            state = "alerting" if kind == "user.start" else "connected"
+            state = _start_state(kind, d.direction)
             ctimes: dict[str, Value] = {} if kind == "user.start" else {"connected_time": t}
         else:
             state, ctimes = "disconnected", {"disconnected_time": t}

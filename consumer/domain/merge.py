@@ -24,11 +24,11 @@ from operator import attrgetter, gt, is_
 from consumer.domain.events import Communication, ConversationSnapshot, Participant
 from consumer.domain.state import (
     COMMUNICATION_FIELDS,
+    EVENT_PARTICIPANT_FIELDS,
     IMPLICIT_COMM_KEYS,
     IMPLICIT_PARTICIPANT_KEYS,
     NO_COMM_VALUES,
     NO_PARTICIPANT_VALUES,
-    PARTICIPANT_FIELDS,
     TERMINAL_STATES,
     CommunicationState,
     Keys,
@@ -48,7 +48,7 @@ ParticipantUpdate = tuple[Values, Comms, Mapping[str, str], bool]
 
 _NONES = repeat(None)
 _COMM_VALUES = attrgetter(*COMMUNICATION_FIELDS)
-_PARTICIPANT_VALUES = attrgetter(*PARTICIPANT_FIELDS)
+_PARTICIPANT_VALUES = attrgetter(*EVENT_PARTICIPANT_FIELDS)
 
 
 def terminal(old: str | None, state: Value) -> str | None:
@@ -323,6 +323,9 @@ def apply_snapshot(
 ) -> tuple[Mapping[str, ParticipantState], bool]:
     """Merge a whole-conversation snapshot's participants.
 
+    Each participant's index in ``participants[]`` is merged as its ``position`` register (the
+    conversation-initiator tie-break; see :mod:`consumer.domain.row`).
+
     Returns:
         The participants (the very same mapping when nothing changed), and False when at most ``rkey``
         values and attributes moved (so the status can change only through ``answered`` facts, which
@@ -330,10 +333,10 @@ def apply_snapshot(
     """
     out: dict[str, ParticipantState] | None = None
     reshaped = False
-    for p in body.participants:
+    for position, p in enumerate(body.participants):
         pid = p.id
         prev = participants.get(pid) if out is None else out.get(pid)
-        values = _PARTICIPANT_VALUES(p)
+        values = (*_PARTICIPANT_VALUES(p), position)
         merged = _take_newer(prev, pid, values, p, key)
         if merged is None:
             comms = [(c.id, _COMM_VALUES(c)) for c in p.communications]

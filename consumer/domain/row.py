@@ -3,19 +3,31 @@
 Every column is a function of the merged state (and of the queue directory for the queue name), so it
 is as order-insensitive as the state; ``status_changed_at`` is copied from the state.
 
-- ``conversation_start``: earliest participant connected time, else the analytics conversation start,
-  else the first event time.
+- ``conversation_start``: Genesys' own ``conversationStart`` when an analytics record carried it; else the
+  earliest known participant connected time across all media (a participant's own or any of its
+  communications', so a later media leg such as a callback's voice leg never moves it later); else the
+  first event time.
 - ``conversation_end``: when the status is ``ended``, the latest participant end time (a participant
   without one ends when its last communication disconnected), else the analytics conversation end;
   None while not ended (so a re-opened conversation has none).
-- ``originating_direction`` / ``conversation_initiator``: the analytics value when an analytics snapshot
-  carried one, else derived: the direction of the earliest customer/external communication, else of
-  the earliest communication with a direction; the purpose of the earliest participant.
+- ``originating_direction``: the analytics value when an analytics snapshot carried one, else the
+  direction of the earliest customer/external communication, else of the earliest communication with a
+  direction.
+- ``conversation_initiator``: the analytics value when carried, else the purpose of the earliest
+  participant (earliest known connected time, unknown last). Ties — equal or missing times — go to an
+  agent/user participant with an outbound communication (the agent placed the call), then to the
+  earlier position in Genesys' ``participants[]`` (the latest snapshot's; unknown last), then to a
+  customer/external participant. Never to a participant id: ids are random, so that would make the
+  same call's initiator random (the id only orders participants of the same purpose, which all give
+  the same answer).
 - ``original_media_type``: media type of the earliest communication that has one.
 - ``customer_participation``, MOS, R-factor: analytics only. ``self_served``: analytics, else derived
-  (ended, had a flow participant, never an agent), None while not ended.
-- "Earliest" orders by connected time (a communication without one uses its participant's), unknown
-  times last, then participant id, then communication id — never by arrival order.
+  (ended, had a flow participant, never an agent and never an acd participant: a flow that transferred
+  to a queue did not serve the customer, so an abandon in queue is not self-service), None while not
+  ended.
+- "Earliest" communication orders by connected time (a communication without one uses its
+  participant's), unknown times last, then participant id, then communication id — never by arrival
+  order.
 
 Pure module.
 """
@@ -32,6 +44,7 @@ from consumer.domain.status import AGENT_PURPOSES, FLOW_PURPOSES, participant_en
 __all__ = ["ConversationRow", "derive_row"]
 
 _LATE = 1 << 62  # sorts unknown times after every real epoch-ms value
+_CALLEE_PURPOSES = frozenset({"customer", "external"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +100,35 @@ def _originating_direction(comms: list[tuple[ParticipantState, CommunicationStat
     return fallback
 
 
+def _initiator_order(p: ParticipantState) -> tuple[int, int, int, int, str, str]:
+    t = p.earliest_connected_time
+    placed_call = p.purpose in AGENT_PURPOSES and any(
+        c.direction == "outbound" for c in p.communications.values()
+    )
+    position = p.position
+    return (
+        _LATE if t is None else t,
+        0 if placed_call else 1,
+        _LATE if position is None else position,
+        0 if p.purpose in _CALLEE_PURPOSES else 1,
+        p.purpose or "",
+        p.id,
+    )
+
+
 def _initiator(participants: list[ParticipantState]) -> str | None:
     known = [p for p in participants if p.purpose is not None]
     if not known:
         return None
-    first = min(known, key=lambda p: (_LATE if p.connected_time is None else p.connected_time, p.id))
-    return first.purpose
+    return min(known, key=_initiator_order).purpose
 
 
 def _start(state: ConversationState, participants: list[ParticipantState]) -> int | None:
-    times = [p.connected_time for p in participants if p.connected_time is not None]
-    if times:
-        return min(times)
     analytics = state.fact_int("conversation_start")
-    return analytics if analytics is not None else state.first_event_at
+    if analytics is not None:
+        return analytics
+    times = [t for t in (p.earliest_connected_time for p in participants) if t is not None]
+    return min(times) if times else state.first_event_at
 
 
 def _end(state: ConversationState, participants: list[ParticipantState]) -> int | None:
@@ -117,7 +145,7 @@ def _self_served(state: ConversationState, participants: list[ParticipantState])
     if state.calculated_status != "ended":
         return None
     purposes = {p.purpose for p in participants}
-    return bool(purposes & FLOW_PURPOSES) and not purposes & AGENT_PURPOSES
+    return bool(purposes & FLOW_PURPOSES) and not purposes & AGENT_PURPOSES and "acd" not in purposes
 
 
 def derive_row(state: ConversationState, queue_names: Mapping[str, str] | None = None) -> ConversationRow:

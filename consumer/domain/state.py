@@ -29,6 +29,7 @@ from typing import Final
 
 __all__ = [
     "COMMUNICATION_FIELDS",
+    "EVENT_PARTICIPANT_FIELDS",
     "FACT_FIELDS",
     "IMPLICIT_COMM_KEYS",
     "IMPLICIT_PARTICIPANT_KEYS",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 #: Bump whenever a change to the fold would change any output for existing events.
-LOGIC_VERSION: Final = 1
+LOGIC_VERSION: Final = 2
 
 OrderKey = tuple[int, str]
 """``(event_time, event_id)``: the merge order (consumer/domain/merge.py)."""
@@ -69,8 +70,11 @@ COMMUNICATION_FIELDS: Final = (
 PARTICIPANT_FIELDS: Final = (
     "purpose", "user_id", "queue_id", "queue_name", "connected_time", "end_time", "start_acw_time",
     "end_acw_time", "wrapup_required", "wrapup_code", "monitored_participant_id", "coached_participant_id",
-    "barged_participant_id",
+    "barged_participant_id", "position",
 )  # fmt: skip
+#: The fields a snapshot's :class:`~consumer.domain.events.Participant` carries (all but ``position``, the
+#: participant's index in the snapshot's ``participants[]``, which the fold adds).
+EVENT_PARTICIPANT_FIELDS: Final = PARTICIPANT_FIELDS[:-1]
 
 #: Positions of :attr:`ConversationState.facts` (conversation-level registers).
 FACT_FIELDS: Final = (
@@ -250,6 +254,23 @@ class ParticipantState:
     @property
     def wrapup_code(self) -> str | None:
         return _str(self.values[9])
+
+    @property
+    def position(self) -> int | None:
+        """Index in the ``participants[]`` of the latest snapshot that listed it (None: no snapshot did)."""
+        return _int(self.values[13])
+
+    @property
+    def earliest_connected_time(self) -> int | None:
+        """The earliest connected time known for it: its own, or any of its communications'.
+
+        A media-specific snapshot of a later leg (a callback's voice leg) re-states the participant's
+        ``connected_time`` with that leg's time; its other communications keep the earlier one.
+        """
+        times = [c.connected_time for c in self.communications.values() if c.connected_time is not None]
+        if self.connected_time is not None:
+            times.append(self.connected_time)
+        return min(times) if times else None
 
     @property
     def is_monitor(self) -> bool:

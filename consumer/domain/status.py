@@ -10,6 +10,11 @@ are ignored. *Agent* = purpose ``agent`` or ``user``; *flow* = ``ivr``, ``workfl
 participant* has no end time and at least one active communication. A communication whose state was
 never reported (only touched by e.g. an ``acw`` event) is not active.
 
+Two facts are applied when the status is evaluated, never written into the records, so they reach their
+participant whatever the arrival order: ``acd.end`` ANSWERED for a user (its agent communication counts as
+``connected`` unless written later), and a customer/external participant connecting after a ``dialing``
+agent connected (the callee answered the call the agent placed: ``connected``).
+
 Pure module.
 """
 
@@ -48,31 +53,64 @@ _NO_ACW: Final = frozenset({"complete", "skipped", "notapplicable"})
 _AGENT_COMM_RANKS: Final = {
     "connected": 1, "parked": 3, "alerting": 4, "offering": 4, "dialing": 5, "contacting": 5, "scheduled": 6,
 }  # fmt: skip
+#: Participants whose connect after an agent's ``dialing`` write means the call was answered.
+_CALLEE_PURPOSES: Final = frozenset({"customer", "external"})
 #: Rules 5–6 by the state of any other participant's active communication.
 _OTHER_COMM_RANKS: Final = {"dialing": 5, "contacting": 5, "scheduled": 6}
 
 
 def acw_pending(p: ParticipantState) -> bool:
-    """Rule 9 for one agent: ACW ``pending``, or started and not ended, or wrap-up required and none recorded.
+    """Rule 9 for one agent: is its after-call work pending?
 
-    An ``acw``/``wrapup`` detail event completes ACW for good (``acw_complete``).
+    Pending: ACW ``pending``, or started and not ended, or wrap-up required and none recorded — unless
+    the ACW was skipped or completed. Skipped or completed: an ``acw``/``wrapup`` detail event
+    (``acw_complete``, for good), an ``endAcwTime`` not before the ``startAcwTime``, or a communication
+    whose ACW state is ``skipped``/``complete``/``notApplicable`` or has an end time (normalization maps
+    ``wrapupSkipped`` and analytics ``acwSkipped`` to ``skipped``, a closed analytics ``wrapup`` segment to
+    ``complete`` with its end). A communication's own pending ACW is cancelled only by its own end or by
+    the participant-level signals; the participant-level conditions by any of them.
     """
     if p.acw_complete:
         return False
-    if p.start_acw_time is not None and p.end_acw_time is None:
-        return True
-    if p.wrapup_required and p.wrapup_code is None:
-        return True
+    start, end = p.start_acw_time, p.end_acw_time
+    if end is not None and (start is None or end >= start):
+        return False
+    some_done = False
     for c in p.communications.values():
         acw = c.acw_state
-        if acw == "pending":
+        if acw in _NO_ACW or c.acw_end_time is not None:
+            some_done = True
+        elif acw == "pending" or c.acw_start_time is not None:
             return True
-        if c.acw_start_time is not None and c.acw_end_time is None and acw not in _NO_ACW:
+    if some_done:
+        return False
+    return start is not None or (p.wrapup_required is True and p.wrapup_code is None)
+
+
+def _connected_after(participants: Mapping[str, ParticipantState], agent: ParticipantState) -> bool:
+    """True when a customer/external participant connected after the ``dialing`` agent's own connect.
+
+    An agent placing a call connects first (``user.start`` OUTBOUND sets its connected time: the dial
+    start); a callee connecting strictly later (``customer.start``) answered it, so the agent's ``dialing``
+    communication is ``connected``. Compares connected-time *values* only (never the keys, which move when
+    a snapshot re-states a participant), so the status stays a function of the merged values. An agent
+    without a connected time (a snapshot's dialing agent often has none) is never promoted.
+    """
+    start = agent.connected_time
+    if start is None:
+        return False
+    for other in participants.values():
+        if other is agent or other.purpose not in _CALLEE_PURPOSES or other.is_monitor:
+            continue
+        t = other.connected_time
+        if t is not None and t > start:
             return True
     return False
 
 
-def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> int:
+def _participant_rank(
+    p: ParticipantState, answered: Mapping[str, OrderKey], participants: Mapping[str, ParticipantState]
+) -> int:
     """The best (lowest) decision-table rule this one non-monitor participant satisfies."""
     # Hot path: reads ``values`` positions directly (purpose 0, user_id 1, end_time 5; communication
     # state 1, held 2, confined 3) instead of the typed properties.
@@ -92,6 +130,8 @@ def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> 
                 continue
             active = True
             r = comm_ranks.get(state, 10)
+            if r == 5 and agent and state == "dialing" and _connected_after(participants, p):
+                r = 1  # the callee answered the call this agent placed
             if r == 1 and (c.values[2] is True or c.values[3] is True):
                 r = 2  # held or confined
             if r < rank:
@@ -119,7 +159,7 @@ def calculated_status(
     for p in participants.values():
         if p.is_monitor:
             continue
-        r = _participant_rank(p, answered)
+        r = _participant_rank(p, answered, participants)
         if r < best:
             best = r
             if best == 1:

@@ -7,6 +7,7 @@ Segments carry no communication state, so it is derived, and documented here:
 
 1. Wrap-up segments (``segmentType: wrapup``) are after-call work, not media: the first one's start is
    the ACW start; while the last one is open ACW is ``pending``, once closed ``complete`` with its end.
+   A session with ``acwSkipped: true`` has ACW ``skipped`` whatever its segments say.
    ``wrapUpCode``/``wrapUpNote`` of the last segment that has one are the participant's wrap-up.
 2. The media segments (all others) decide the state: the session is ``disconnected`` once any media
    segment carries a ``disconnectType`` or the last media segment has a ``segmentEnd`` (its end is the
@@ -123,11 +124,20 @@ def _session(s: Fields) -> _Session:
         start_hold_time=last.start if last is not None and open_kind == "hold" else None,
         park_time=last.start if last is not None and open_kind == "parked" else None,
         callback_scheduled_time=s.time("callbackScheduledTime"),
-        acw_state=(None if not wraps else "pending" if wraps[-1].end is None else "complete"),
+        acw_state=_acw_state(s, wraps),
         acw_start_time=wraps[0].start if wraps else None,
         acw_end_time=wraps[-1].end if wraps else None,
     )
     return _Session(communication, segments, ended_at if ended else None)
+
+
+def _acw_state(s: Fields, wraps: list[_Segment]) -> str | None:
+    """``skipped`` (``acwSkipped``), else from the wrap-up segments: ``pending`` while open, ``complete``."""
+    if s.flag("acwSkipped"):
+        return "skipped"
+    if not wraps:
+        return None
+    return "pending" if wraps[-1].end is None else "complete"
 
 
 def _participant(p: Fields) -> Participant:

@@ -11,6 +11,8 @@ Two shapes (reference §2):
   MediaParticipant is one participant plus its one communication. Genesys gives that communication no
   id, so its id is ``"<participant id>:<media type>"`` (e.g. ``"P-agent:voice"``), stable across every
   snapshot of the conversation. ``queue{id,name}`` and ``user{id,name}`` give queue id/name and user id.
+  The flattened participant has no ``afterCallWork``; its ``wrapupSkipped: true`` is that communication's
+  after-call work state ``skipped`` (``false`` says nothing and is not recorded).
 
 Pure module: no I/O.
 """
@@ -22,6 +24,9 @@ from consumer.genesys._fields import Fields
 from consumer.genesys.enums import MEDIA_ARRAYS, normalize_disconnect_type
 
 __all__ = ["generic_snapshot", "media_communication_id", "media_snapshot", "snapshot_observed_time"]
+
+#: The ``afterCallWork.state`` that ``wrapupSkipped: true`` stands for.
+_SKIPPED = "skipped"
 
 
 def media_communication_id(participant_id: str, media_type: str) -> str:
@@ -184,6 +189,7 @@ def _media_participant(p: Fields, media_type: str) -> Participant:
         park_time=p.time("parkTime"),
         resume_time=p.time("resumeTime"),
         callback_scheduled_time=p.time("callbackScheduledTime"),
+        acw_state=_SKIPPED if p.flag("wrapupSkipped") else None,
     )
     return Participant(
         id=participant_id,

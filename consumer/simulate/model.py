@@ -20,7 +20,9 @@ Ground truth comes from the model's own knowledge, not from the fold:
 - ``conversation_start``: the earliest participant connected time (the first participant of every
   scenario is connected when it appears, strictly before any other). ``conversation_end``: the latest
   participant end time, only while ``ended``.
-- ``self_served``: ended, had a flow participant, never an agent (derived columns), null while not ended.
+- ``self_served``: ended, had a flow participant, never an agent and never an acd participant (a flow
+  that transferred to a queue did not serve: an abandon in queue is not self-service), null while not
+  ended.
 """
 
 from __future__ import annotations
@@ -80,9 +82,9 @@ class Conversation:
 
     __slots__ = (
         "_acw_start", "_div_objs", "_meta", "_n", "acw_pending", "agents_seen", "assigned", "base",
-        "changed_at", "direction", "divisions", "end", "engine", "entries", "external_tag", "has_agent",
-        "has_flow", "id", "initiator", "kind", "last_event_at", "last_queue", "last_t", "media", "mkeys",
-        "parts", "process", "sched", "start", "status", "topic_queue", "variant", "wd",
+        "changed_at", "direction", "divisions", "end", "engine", "entries", "external_tag", "has_acd",
+        "has_agent", "has_flow", "id", "initiator", "kind", "last_event_at", "last_queue", "last_t", "media",
+        "mkeys", "parts", "process", "sched", "start", "status", "topic_queue", "variant", "wd",
     )  # fmt: skip
 
     def __init__(self, engine: Engine, kind: str, variant: str, topic_queue: Queue, wd: bool) -> None:
@@ -108,7 +110,7 @@ class Conversation:
         self.acw_pending = 0
         self._n = 0
         self.last_queue: Queue | None = None
-        self.has_flow = self.has_agent = False
+        self.has_flow = self.has_agent = self.has_acd = False
         self.direction = self.media = self.initiator = ""
         self.agents_seen: set[int] = set()
         self.assigned: Agent | None = None
@@ -154,6 +156,7 @@ class Conversation:
     def add_acd(self, t: int, queue: Queue, mkey: str, direction: str) -> int:
         """An acd participant waiting in ``queue`` (its communication shows ``connected`` while waiting)."""
         self.last_queue = self.topic_queue = queue
+        self.has_acd = True
         if queue.division_id not in self.divisions:
             self.divisions.add(queue.division_id)
             self._div_objs = _division_objects(self.divisions)
@@ -303,7 +306,7 @@ class Conversation:
             "original_media_type": self.media,
             "conversation_initiator": self.initiator,
             "external_tag": self.external_tag,
-            "self_served": (self.has_flow and not self.has_agent) if ended else None,
+            "self_served": (self.has_flow and not self.has_agent and not self.has_acd) if ended else None,
             "customer_participation": None,
             "division_ids": sorted(self.divisions),
             "last_event_at": iso_ms(self.last_event_at),

@@ -9,7 +9,8 @@ resumption. Agents left by a transfer finish their after-call work as engine *si
 
 Each transition passes ``det=True`` only when its detail events alone imply the new status under
 the merge rules (see :mod:`consumer.simulate.model`); transitions that only snapshots can describe (hold,
-park, callback scheduling, dialing, a customer leaving an external party) pass ``det=False``.
+park, callback scheduling, dialing, a customer leaving an external party, an agent offered an outbound
+interaction) pass ``det=False``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def answer(
     ag = c.add(None, "agent", mkey, direction, "alerting", name=agent.name, userId=agent.id,
                queueId=queue.id, wrapupRequired=required)  # fmt: skip
     ids = {"userId": agent.id, "queueId": queue.id, "divisionId": queue.division_id}
-    c.emit(t, phases[0], [c.detail("user.start", t, ag, **ids)] if c.wd else [], det=True)
+    # An outbound offer (callback, dialer): ``user.start`` OUTBOUND alone reads as ``dialing``, not alerting.
+    offer = [c.detail("user.start", t, ag, **ids)] if c.wd else []
+    c.emit(t, phases[0], offer, det=direction != "outbound")
     t = yield t + engine.rng.randint(2 * S, 12 * S)
     c.connect(t, ag)
     if acd is None:

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.adapters.kafka_groups import KafkaGroupAdmin
 from consumer.commands.consume import build_pipeline, end_offsets
+from consumer.domain import LOGIC_VERSION
 from consumer.settings import KafkaSettings, Settings, load_settings
 from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, consume_totals, db_row_to_fold, split_jsonl
 from tests.fixtures.services import wait_until
@@ -179,7 +180,7 @@ def _consume_in_process(settings: Settings, group: str | None = None) -> dict[st
 
 
 def _new_logic(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A test build: the fold renames one status, and LOGIC_VERSION is bumped to 2."""
+    """A test build: the fold renames one status, and LOGIC_VERSION is bumped by one."""
     fold_module = importlib.import_module("consumer.domain.fold")  # the package re-exports fold()
     original = fold_module.calculated_status
 
@@ -188,7 +189,7 @@ def _new_logic(monkeypatch: pytest.MonkeyPatch) -> None:
         return "finished" if status == "ended" else status
 
     monkeypatch.setattr(fold_module, "calculated_status", variant)
-    monkeypatch.setattr(fold_module, "LOGIC_VERSION", 2)
+    monkeypatch.setattr(fold_module, "LOGIC_VERSION", LOGIC_VERSION + 1)
 
 
 def test_logic_change_rewrites_exactly_the_replayed_rows(
@@ -221,10 +222,10 @@ def test_logic_change_rewrites_exactly_the_replayed_rows(
     assert rewritten
     assert len(rewritten) < len(before)
     assert totals["rows_updated"] == len(rewritten)
-    assert all(after[cid]["logic_version"] == 2 for cid in rewritten)
+    assert all(after[cid]["logic_version"] == LOGIC_VERSION + 1 for cid in rewritten)
     untouched = set(before) - rewritten
     assert all(after[cid] == before[cid] for cid in untouched)
-    assert all(after[cid]["logic_version"] == 1 for cid in untouched)
+    assert all(after[cid]["logic_version"] == LOGIC_VERSION for cid in untouched)
     assert any(after[cid]["calculated_status"] == "finished" for cid in rewritten)
     # Every conversation with an event on a replayed partition was rewritten, and only those.
     assert rewritten == _conversations_on(e2e, replayed)

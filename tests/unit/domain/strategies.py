@@ -1,7 +1,8 @@
 """Hypothesis strategies: realistic Genesys conversations as domain events, plus noisy ones.
 
 A *scenario* simulates one conversation's records over time (inbound voice IVR -> queue -> agent -> ACW,
-abandons, blind transfers between queues, email park and re-open, callbacks, outbound dialing), and
+abandons, blind transfers between queues, email park and re-open, callbacks, outbound dialing, an agent
+placing a call with after-call work skipped or done), and
 emits, at each step, a whole-conversation snapshot and/or the detail events Genesys would send. All
 events have distinct ``(event_time, event_id)``. Hypothesis chooses the scenario, its timings, which
 events were delivered, and may add arbitrary partial events over the same ids (the fold must converge for
@@ -234,6 +235,33 @@ def _callback_and_outbound(tl: Timeline) -> None:
     _end_all(tl)
 
 
+def _agent_dials(tl: Timeline, *, skip_acw: bool) -> None:
+    """An agent places a call (no ACD leg): dialing, the callee answers, both leave, ACW skipped or done."""
+    dial = Communication(id="s-p-ag1", media_type="voice", state="dialing", direction="outbound")
+    tl.put(
+        Participant(id="p-ag1", purpose="agent", user_id="U1", wrapup_required=True, communications=(dial,))
+    )
+    ring = Communication(id="s-p-cust", media_type="voice", state="contacting", direction="outbound")
+    tl.put(Participant(id="p-cust", purpose="customer", communications=(ring,)))
+    tl.emit_detail("user.start", "p-ag1", "s-p-ag1", user_id="U1", direction="outbound")
+    tl.snapshot()
+    tl.advance(6_000)
+    tl.set_state("p-cust", "connected", connected_time=tl.t)
+    tl.put(replace(tl.participants["p-cust"], connected_time=tl.t))
+    tl.set_state("p-ag1", "connected", connected_time=tl.t)
+    tl.emit_detail("customer.start", "p-cust", "s-p-cust", direction="outbound")
+    tl.snapshot()
+    tl.advance(30_000)
+    tl.set_state("p-cust", "disconnected", disconnected_time=tl.t)
+    tl.emit_detail("customer.end", "p-cust", "s-p-cust", direction="outbound")
+    if skip_acw:
+        tl.set_state("p-ag1", "disconnected", disconnected_time=tl.t, acw_state="skipped", acw_end_time=tl.t)
+        tl.emit_detail("user.end", "p-ag1", "s-p-ag1", user_id="U1", direction="outbound")
+        tl.snapshot()
+    else:
+        _agent_leaves(tl, "p-ag1", "U1", acw_detail=True)
+
+
 @st.composite
 def conversations(draw: st.DrawFn) -> list[ConversationEvent]:
     """The events of one realistic conversation (all delivered, distinct keys, in time order)."""
@@ -241,8 +269,8 @@ def conversations(draw: st.DrawFn) -> list[ConversationEvent]:
     mode = draw(st.sampled_from(("both", "both", "snapshots", "details")))
     tl.snapshots = mode != "details"
     tl.details = mode != "snapshots"
-    kind = draw(st.sampled_from(("voice", "voice", "email", "callback")))
-    if kind != "voice":
+    kind = draw(st.sampled_from(("voice", "voice", "email", "callback", "dialed")))
+    if kind in ("email", "callback"):
         tl.snapshots = True  # these scenarios are told by snapshots; their detail events are extras
     if kind == "voice":
         _inbound_voice(
@@ -250,6 +278,8 @@ def conversations(draw: st.DrawFn) -> list[ConversationEvent]:
         )
     elif kind == "email":
         _email_reopen(tl, reopen=draw(st.booleans()))
+    elif kind == "dialed":
+        _agent_dials(tl, skip_acw=draw(st.booleans()))
     else:
         _callback_and_outbound(tl)
     return tl.events
@@ -270,8 +300,9 @@ def _communications(pid: str) -> st.SearchStrategy[Communication]:
         direction=st.none() | st.sampled_from(("inbound", "outbound")),
         connected_time=_opt_time,
         disconnected_time=_opt_time,
-        acw_state=st.none() | st.sampled_from(("pending", "complete")),
+        acw_state=st.none() | st.sampled_from(("pending", "complete", "skipped", "notapplicable")),
         acw_start_time=_opt_time,
+        acw_end_time=st.none() | st.none() | _opt_time,
     )
 
 
@@ -286,6 +317,8 @@ def _participant(draw: st.DrawFn) -> Participant:
         queue_name=draw(st.none() | st.sampled_from(("Billing", "Sales"))),
         connected_time=draw(_opt_time),
         end_time=draw(st.none() | st.none() | _opt_time),
+        start_acw_time=draw(st.none() | _opt_time),
+        end_acw_time=draw(st.none() | st.none() | _opt_time),
         wrapup_required=draw(st.none() | st.booleans()),
         wrapup_code=draw(st.none() | st.just("WC")),
         monitored_participant_id=draw(st.none() | st.none() | st.none() | st.just("p-ag1")),
@@ -301,6 +334,7 @@ _snapshots = st.builds(
     participants=st.lists(_participant(), max_size=3).map(tuple),
     external_tag=st.none() | st.sampled_from(("t1", "t2")),
     division_ids=st.lists(st.sampled_from(("D1", "D2")), max_size=2).map(tuple),
+    conversation_start=st.none() | st.none() | _opt_time,
     self_served=st.none() | st.booleans(),
     media_stats_min_conversation_mos=st.none() | st.floats(1.0, 5.0),
 )
@@ -309,6 +343,7 @@ _details = st.builds(
     kind=st.sampled_from(DETAIL_KINDS),
     participant_id=st.none() | _ids,
     session_id=st.none() | st.sampled_from(("s-p-acd", "s-p-ag1", "s-other")),
+    direction=st.none() | st.sampled_from(("inbound", "outbound")),
     queue_id=st.none() | st.sampled_from(("Q1", "Q2")),
     user_id=st.none() | st.sampled_from(("U1", "U2")),
     division_id=st.none() | st.just("D3"),

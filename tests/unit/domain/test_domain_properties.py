@@ -12,6 +12,7 @@ from consumer.domain import (
     STATUSES,
     ConversationEvent,
     ConversationState,
+    calculated_status,
     derive_row,
     fold,
     fold_all,
@@ -60,6 +61,17 @@ def test_any_permutation_with_duplicates_folds_to_the_in_order_state(
         assert replace(derive_row(got), status_changed_at=None) == replace(
             derive_row(expected), status_changed_at=None
         )
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.data(), events=any_event_sets())
+def test_the_status_is_always_the_status_of_the_merged_records(
+    data: st.DataObject, events: list[ConversationEvent]
+) -> None:
+    state: ConversationState | None = None
+    for e in data.draw(_shuffled_with_duplicates(events)):
+        state = fold(state, e)
+        assert state.calculated_status == calculated_status(state.participants, state.answered)
 
 
 @settings(max_examples=examples(200), deadline=None)

@@ -34,9 +34,10 @@ def _snapshot_updates(
     for e in events:
         if isinstance(e.body, ConversationSnapshot):
             key = (e.event_time, e.event_id)
-            for p in e.body.participants:
+            for position, p in enumerate(e.body.participants):
                 comms = [(c.id, _COMM_VALUES(c)) for c in p.communications]
-                yield p, (_PARTICIPANT_VALUES(p), comms, p.attributes, False), key
+                values = (*_PARTICIPANT_VALUES(p), position)  # as apply_snapshot builds them
+                yield p, (values, comms, p.attributes, False), key
 
 
 @settings(max_examples=examples(300), deadline=None)

@@ -212,3 +212,59 @@ def test_with_error_records_the_latest_error() -> None:
     assert derive_row(state).error_message == "newer"
     with pytest.raises(ValueError, match="conv-2"):
         with_error(state, "conv-2", "x", 0)
+
+
+def test_abandon_in_queue_after_a_flow_is_not_self_served() -> None:
+    ivr = part("p-ivr", "ivr", comm("c-ivr", "disconnected"), end_time=T0 + 5)
+    acd = part("p-acd", "acd", comm("c-acd", "disconnected"), end_time=T0 + 9, queue_id="Q1")
+    cust = part("p-cust", "customer", comm("c-cust", "disconnected"), connected_time=T0, end_time=T0 + 9)
+    assert derive_row(fold_events(snap(10, cust, ivr, acd))).self_served is False
+    assert derive_row(fold_events(snap(10, cust, ivr))).self_served is True
+
+
+def _initiator(*participants: object) -> str | None:
+    return derive_row(fold_events(snap(10, *participants))).conversation_initiator  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ids", [("a-1", "z-2"), ("z-1", "a-2")])
+def test_initiator_ties_never_depend_on_participant_ids(ids: tuple[str, str]) -> None:
+    first, second = ids
+    # Equal times: the first in participants[] wins, even over a customer listed second.
+    wf = part(first, "workflow", comm("c-1"), connected_time=T0)
+    cust = part(second, "customer", comm("c-2"), connected_time=T0)
+    assert _initiator(wf, cust) == "workflow"
+    # Missing times: an agent/user with an outbound communication placed the call, wherever listed.
+    callee = part(first, "customer", comm("c-1", "contacting", direction="outbound"))
+    agent = part(second, "user", comm("c-2", "dialing", direction="outbound"))
+    assert _initiator(callee, agent) == "user"
+    # An earlier connected time still wins over both tie-breaks.
+    early = part(first, "customer", comm("c-1", direction="outbound"), connected_time=T0)
+    late = part(second, "agent", comm("c-2", direction="outbound"), connected_time=T0 + 1)
+    assert _initiator(early, late) == "customer"
+
+
+def test_initiator_without_positions_prefers_a_customer_over_another_purpose() -> None:
+    # Detail events carry no participants[] order: the same-millisecond customer.start and flow.start.
+    state = fold_events(
+        det(1, "flow.start", "a-flow", "s-1", direction="inbound"),
+        det(1, "customer.start", "z-cust", "s-2", direction="inbound"),
+    )
+    assert derive_row(state).conversation_initiator == "customer"
+
+
+def test_start_prefers_the_analytics_start_then_the_earliest_connect_across_media() -> None:
+    cust = part(
+        "p-cust", "customer", comm("c-cb", media_type="callback", connected_time=T0), connected_time=T0
+    )
+    voice = part(
+        "p-cust",
+        "customer",
+        comm("c-voice", media_type="voice", connected_time=T0 + 99),
+        connected_time=T0 + 99,
+    )
+    row = derive_row(fold_events(snap(1, cust), snap(100, voice)))
+    assert (row.conversation_start, row.conversation_initiator) == (T0, "customer")
+    analytics = snap(
+        120, part("p-ag", "agent", comm("c-ag"), connected_time=T0 + 50), conversation_start=T0 + 40
+    )
+    assert derive_row(fold_events(snap(1, cust), analytics)).conversation_start == T0 + 40

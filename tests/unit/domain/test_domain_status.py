@@ -332,3 +332,102 @@ def test_fold_rejects_an_event_of_another_conversation() -> None:
     state = fold_events(snap(0, CUSTOMER))
     with pytest.raises(ValueError, match="conv-2"):
         fold(state, snap(1, CUSTOMER, cid="conv-2"))
+
+
+def _acw_agent(*, end_acw: int | None = None, start_acw: int | None = T0, **comm_kw: object) -> object:
+    """An agent who left with a wrap-up required and none recorded (rule 9 unless ACW skipped/done)."""
+    return part(
+        "p-ag",
+        "agent",
+        comm("c-ag", "disconnected", **comm_kw),
+        end_time=T0,
+        wrapup_required=True,
+        start_acw_time=start_acw,
+        end_acw_time=end_acw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        pytest.param(_acw_agent(), "wrap_up", id="required-none-recorded"),
+        pytest.param(_acw_agent(acw_state="pending", acw_start_time=T0), "wrap_up", id="acw-pending"),
+        pytest.param(_acw_agent(acw_state="skipped"), "ended", id="afterCallWork-skipped"),
+        pytest.param(_acw_agent(acw_state="complete"), "ended", id="afterCallWork-complete-no-code"),
+        pytest.param(_acw_agent(acw_state="notapplicable"), "ended", id="afterCallWork-notApplicable"),
+        pytest.param(_acw_agent(acw_start_time=T0, acw_end_time=T0 + 5), "ended", id="afterCallWork-endTime"),
+        pytest.param(_acw_agent(end_acw=T0 + 5), "ended", id="endAcwTime"),
+        pytest.param(_acw_agent(end_acw=T0, start_acw=None), "ended", id="endAcwTime-without-start"),
+        pytest.param(_acw_agent(end_acw=T0 - 5), "wrap_up", id="endAcwTime-of-an-earlier-acw"),
+    ],
+)
+def test_skipped_or_completed_after_call_work_is_not_pending(agent: object, expected: str) -> None:
+    assert fold_events(snap(1, agent)).calculated_status == expected  # type: ignore[arg-type]
+
+
+def test_a_communication_pending_acw_is_not_cancelled_by_another_communication_done() -> None:
+    agent = part(
+        "p-ag",
+        "agent",
+        comm("c-1", "disconnected", acw_state="complete", acw_end_time=T0),
+        comm("c-2", "disconnected", acw_state="pending", acw_start_time=T0 + 10),
+        end_time=T0 + 10,
+    )
+    assert fold_events(snap(20, agent)).calculated_status == "wrap_up"
+
+
+def test_skip_arriving_before_the_pending_snapshot_still_ends_wrap_up() -> None:
+    pending = snap(1, _acw_agent(acw_state="pending"))  # type: ignore[arg-type]
+    skipped = snap(2, _acw_agent(acw_state="skipped", acw_end_time=T0 + 2))  # type: ignore[arg-type]
+    assert fold_events(pending, skipped).calculated_status == "ended"
+    assert fold_events(skipped, pending).calculated_status == "ended"
+
+
+def _dial(t: int, direction: str | None = "outbound") -> ConversationEvent:
+    return det(t, "user.start", "p-ag", "s-ag", user_id="U1", direction=direction)
+
+
+def _answer(t: int) -> ConversationEvent:
+    return det(t, "customer.start", "p-cust", "s-cust", direction="outbound")
+
+
+def test_user_start_outbound_dials_and_the_callee_connecting_later_connects() -> None:
+    assert fold_events(_dial(1)).calculated_status == "dialing"
+    assert fold_events(_dial(1), _answer(5)).calculated_status == "connected"
+    assert fold_events(_answer(5), _dial(1)).calculated_status == "connected"
+    ended = det(9, "customer.end", "p-cust", "s-cust")
+    assert fold_events(_dial(1), _answer(5), ended).calculated_status == "connected"
+    assert fold_events(
+        _dial(1), _answer(5), ended, det(10, "user.end", "p-ag", "s-ag")
+    ).calculated_status == ("ended")
+
+
+def test_only_a_later_callee_connect_connects_a_dialing_agent() -> None:
+    assert fold_events(_answer(1), _dial(1)).calculated_status == "dialing"  # same millisecond: not later
+    assert fold_events(_answer(1), _dial(5)).calculated_status == "dialing"  # connected before the dial
+    # A dialing agent without a connected time of its own (a snapshot's, usually) is never promoted.
+    agent = part("p-ag", "agent", comm("c-ag", "dialing", direction="outbound"))
+    callee = part("p-x", "external", comm("c-x", "connected"), connected_time=T0 + 3)
+    assert fold_events(snap(3, agent, callee)).calculated_status == "dialing"
+    assert fold_events(_answer(5), snap(7, agent)).calculated_status == "dialing"
+
+
+def test_a_snapshot_restating_the_dialing_agent_keeps_the_promotion_in_any_order() -> None:
+    # Re-states exactly what user.start wrote (only the participant's rkey moves): the status, a function
+    # of the merged values, must not depend on whether it came before or after the answer.
+    same = part(
+        "p-ag",
+        "agent",
+        comm("s-ag", "dialing", direction="outbound"),
+        user_id="U1",
+        connected_time=T0 + 1,
+    )
+    events = (_dial(1), _answer(5), snap(9, same))
+    for order in (events, events[::-1], (events[0], events[2], events[1])):
+        assert fold_events(*order).calculated_status == "connected"
+
+
+def test_user_start_inbound_or_undirected_is_an_offer() -> None:
+    assert fold_events(_dial(1, "inbound")).calculated_status == "alerting"
+    assert fold_events(_dial(1, None)).calculated_status == "alerting"
+    assert fold_events(_dial(1, "inbound"), _answer(5)).calculated_status == "alerting"
