@@ -319,5 +319,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    # Run as a script, its own folder is first on the import path: the scenario modules import as they are.
     sys.exit(main())

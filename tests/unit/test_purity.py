@@ -20,7 +20,7 @@ PURE_MODULES = (
         f"consumer.genesys.{name}"
         for name in (
             "_fast", "_fields", "details", "entries", "enums", "jsonl", "normalize", "pii", "records",
-            "regions", "snapshots", "times",
+            "regions", "snapshots", "text", "times",
         )
     ),
 )  # fmt: skip
