@@ -5,7 +5,7 @@ A dead letter keeps the original key and value bytes untouched and says why and 
 ====================================  ================================================================
 ``convstream.error.class``            the error class, e.g. ``FramingError``
 ``convstream.error.reason``           metric reason: framing, unknown_schema, payload, invalid_event, fold,
-                                      store (Postgres rejected its values)
+                                      store (Postgres rejected its values), unindexable_key
 ``convstream.error.message``          the error message (at most 1 KiB)
 ``convstream.original.topic``         the topic it was consumed from
 ``convstream.original.partition``     its partition (decimal)

@@ -17,11 +17,13 @@ message text.
     │   ├── UnknownSchemaError       the registry answered, and has no such schema id
     │   ├── PayloadDecodeError       framed, schema known, Avro body does not decode
     │   ├── InvalidEventError        decodes, but semantically invalid (e.g. no conversation id)
-    │   └── UnwritableRecordError    folds, but PostgreSQL rejects its values (found by splitting)
+    │   ├── UnwritableRecordError    folds, but PostgreSQL rejects its values (found by splitting)
+    │   └── UnindexableKeyError      its conversation id cannot be a primary key (too long, NUL)
     ├── TransientError               retry with backoff; never dead-lettered, never skipped
     │   ├── BrokerUnavailableError
     │   ├── RegistryUnavailableError
     │   ├── StoreUnavailableError    Postgres unreachable, serialization failure, deadlock, read-only
+    │   ├── ConcurrentFoldError      another consumer wrote a conversation of the batch since it was loaded
     │   └── GenesysUnavailableError  Genesys Cloud unreachable, 5xx, or still rate limiting (429)
     ├── StoreError                   a Postgres error that retrying will not fix
     ├── FencedError                  another consumer owns the partition now (offset fence failed)
@@ -37,6 +39,7 @@ from __future__ import annotations
 __all__ = [
     "BrokerUnavailableError",
     "ChannelGoneError",
+    "ConcurrentFoldError",
     "ConfigError",
     "ConvstreamError",
     "FencedError",
@@ -55,6 +58,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TransientError",
+    "UnindexableKeyError",
     "UnknownSchemaError",
     "UnknownTopicError",
     "UnwritableRecordError",
@@ -141,6 +145,13 @@ class UnwritableRecordError(PoisonRecordError):
     reason = "store"
 
 
+class UnindexableKeyError(PoisonRecordError):
+    """Decodes, but its conversation id cannot be a primary key: longer than the documented maximum
+    (:data:`consumer.keys.MAX_CONVERSATION_ID_BYTES` UTF-8 bytes) or containing a NUL character."""
+
+    reason = "unindexable_key"
+
+
 class TransientError(ConvstreamError):
     """A dependency is unavailable or busy; retry with backoff, never dead-letter, never skip."""
 
@@ -159,6 +170,16 @@ class StoreUnavailableError(TransientError):
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+
+
+class ConcurrentFoldError(TransientError):
+    """A conversation of the batch changed in Postgres after its state was loaded (another consumer
+    folded records of it from another partition): the batch is rolled back and retried from the fresh
+    state, so neither fold is lost."""
+
+    def __init__(self, message: str, *, conversations: int = 0) -> None:
+        super().__init__(message)
+        self.conversations = conversations
 
 
 class StoreError(ConvstreamError):

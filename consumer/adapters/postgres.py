@@ -35,6 +35,7 @@ from consumer.adapters.postgres_types import (
     BatchWrite,
     QueueInfo,
     RowWrite,
+    StoredStates,
     Unwritable,
     WriteMethod,
     WriteResult,
@@ -42,6 +43,7 @@ from consumer.adapters.postgres_types import (
 from consumer.adapters.postgres_write import (
     advance,
     bisect,
+    check_versions,
     coalesce_errors,
     coalesce_rows,
     mark_errors,
@@ -202,6 +204,31 @@ class PostgresStore:
                 raise StoreError(f"stored state of conversation {cid!r} cannot be read: {exc}") from exc
         return states
 
+    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates:
+        """The stored states of these conversations with the version of every row read (one statement).
+
+        Pass the versions on in :attr:`BatchWrite.versions`: the write then fails (and rolls back) if
+        another writer changed one of these rows meanwhile.
+
+        Raises:
+            StoreError: a stored state is not a state document this build can read.
+        """
+        if not ids:
+            return StoredStates()
+        with self._connection("load states") as conn:
+            rows = conn.execute(self._sql.load_states_versioned, (list(ids),)).fetchall()
+        states: dict[str, ConversationState] = {}
+        versions: dict[str, int] = {}
+        for cid, state, version in rows:
+            versions[cid] = int(version)
+            if state is None:
+                continue
+            try:
+                states[cid] = state_from_json(state)
+            except ValueError as exc:
+                raise StoreError(f"stored state of conversation {cid!r} cannot be read: {exc}") from exc
+        return StoredStates(states, versions)
+
     def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]:
         """``folded_digests`` of these conversations' rows whose state has ``logic_version``.
 
@@ -252,6 +279,12 @@ class PostgresStore:
            from ``start_offset`` to ``next_offset`` (a partition seen for the first time is inserted).
            If any stored offset differs from ``start_offset``, another consumer owns the partition:
            roll back and raise :class:`FencedError` -- no row is written.
+        2b. Conversation locks and versions: the transaction's advisory locks on every conversation the
+           batch folded, writes or marks (one statement, ascending keys: no lock cycle), held to the
+           commit; then each version in ``batch.versions`` is compared with the stored row's. If one
+           changed (another consumer wrote the conversation since this batch loaded its state), roll
+           back and raise :class:`ConcurrentFoldError` -- nothing is written; the caller folds again
+           from the fresh state. After the fence so a zombie's batch waits on the fence, never here.
         3. Queue locks: the transaction's advisory locks on the rows' last queues (shared) and on the
            batch's directory entries (exclusive), in one statement (see
            :mod:`consumer.adapters.postgres_queues` for why this makes queue names race-free).
@@ -278,6 +311,8 @@ class PostgresStore:
             with conn.transaction():
                 # Step 2.
                 advance(conn, self._sql, batch.group_id, offsets)
+                # Step 2b.
+                check_versions(conn, self._sql, batch, rows)
                 # Step 3.
                 lock_queue_ids(conn, self._sql, referenced, (q.queue_id for q in batch.queues))
                 # Step 4.

@@ -25,12 +25,13 @@ from consumer.adapters.postgres_types import (
     RowWrite,
     WriteMethod,
 )
-from consumer.errors import FencedError
+from consumer.errors import ConcurrentFoldError, FencedError
 
 __all__ = [
     "Unit",
     "advance",
     "bisect",
+    "check_versions",
     "coalesce_errors",
     "coalesce_rows",
     "mark_errors",
@@ -113,6 +114,33 @@ def advance(
                     "another consumer owns the partition"
                 )
             cur.nextset()
+
+
+def check_versions(
+    conn: psycopg.Connection[Any], statements: Statements, batch: BatchWrite, rows: Sequence[RowWrite]
+) -> None:
+    """Lock the batch's conversations, then raise :class:`ConcurrentFoldError` if one changed since loaded.
+
+    The locks (transaction-scoped, see :data:`~consumer.adapters.postgres_sql.CONVERSATION_LOCK_CLASS`)
+    cover every conversation the batch folded, writes or marks, so from here to the commit no other batch
+    can write them: a version that still matches now still matches when the rows are written.
+    """
+    ids = set(batch.versions) | {r.row.conversation_id for r in rows}
+    ids |= {m.conversation_id for m in batch.errors}
+    if not ids:
+        return
+    conn.execute(statements.lock_conversations, (sorted(ids),))
+    if not batch.versions:
+        return
+    rows_now = conn.execute(statements.conversation_versions, (sorted(batch.versions),)).fetchall()
+    now = {str(cid): int(version) for cid, version in rows_now}
+    moved = sorted(cid for cid, version in batch.versions.items() if now.get(cid) != version)
+    if moved:
+        raise ConcurrentFoldError(
+            f"{len(moved)} conversation(s) changed since their state was loaded (e.g. {moved[0]!r}): "
+            "another consumer folded records of them; retrying the batch from the stored state",
+            conversations=len(moved),
+        )
 
 
 def write_rows(
