@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from consumer.bridge import BadLine, BridgeItem, Skipped
+from consumer.bridge_keys import keyable
 from consumer.codec.avro import QueueRecord
 from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.entries import ParticipantEntry
@@ -84,7 +85,7 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
         if outcome.line in decoded.invalid:
             yield BadLine(source_name, outcome.line, "not valid UTF-8")
         elif isinstance(outcome, LineEvents):
-            yield from outcome.events
+            yield from keyable(outcome.events, source_name, outcome.line)
         elif isinstance(outcome, LineBad):
             yield BadLine(outcome.source_name, outcome.line, outcome.reason)
         elif isinstance(outcome, LineUnknownTopic):
@@ -129,7 +130,7 @@ def simulator_items(messages: Iterable[SimulatedMessage]) -> Iterator[BridgeItem
             if skipped is not None:
                 yield skipped
         else:
-            yield from result.events
+            yield from keyable(result.events, "<simulator>", number)
 
 
 def queue_records(

@@ -63,7 +63,22 @@ __all__ = [
     "UnknownTopicError",
     "UnwritableRecordError",
     "WedgedError",
+    "cap_message",
 ]
+
+#: The longest error message stored or sent anywhere (a conversation's ``error_message``, the DLQ's
+#: ``convstream.error.message`` header), in UTF-8 bytes: a decoder error can quote a whole schema.
+MAX_MESSAGE_BYTES = 1024
+
+
+def cap_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """``message`` cut to at most ``limit`` UTF-8 bytes (on a character boundary), marked when cut."""
+    raw = message.encode("utf-8", "replace")
+    if len(raw) <= limit:
+        return message
+    marker = " …(truncated)"
+    head = raw[: limit - len(marker.encode())].decode("utf-8", "ignore")
+    return head + marker
 
 
 class ConvstreamError(Exception):

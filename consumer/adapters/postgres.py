@@ -331,8 +331,8 @@ class PostgresStore:
 
         For a batch whose :meth:`write_batch` raised :class:`StoreError`. Writes everything but the offsets
         in a transaction that is always rolled back, splitting in halves (savepoints) down to the parts
-        that fail with a data or integrity error (SQLSTATE classes 22 and 23, or psycopg's client-side
-        :class:`psycopg.DataError`); nothing is committed.
+        that fail with a data, integrity or program-limit error (SQLSTATE classes 22, 23 and 54, e.g. an
+        index entry too large; or psycopg's client-side :class:`psycopg.DataError`); nothing is committed.
 
         Raises:
             StoreUnavailableError: transient failure (retry the batch).

@@ -25,9 +25,10 @@ from consumer.adapters.postgres_types import (
     RowWrite,
     WriteMethod,
 )
-from consumer.errors import ConcurrentFoldError, FencedError
+from consumer.errors import ConcurrentFoldError, FencedError, cap_message
 
 __all__ = [
+    "ROW_FAULT_CLASSES",
     "Unit",
     "advance",
     "bisect",
@@ -188,7 +189,7 @@ def mark_errors(conn: psycopg.Connection[Any], statements: Statements, errors: S
         return 0
     params = {
         "ids": [m.conversation_id for m in errors],
-        "msgs": [m.message for m in errors],
+        "msgs": [cap_message(m.message) for m in errors],  # a decoder error can quote a whole schema
         "ats": [m.at for m in errors],
     }
     return int(conn.execute(statements.mark_errors, params).rowcount)
@@ -219,11 +220,17 @@ def probe_units(batch: BatchWrite) -> list[Unit]:
     return units + [Unit(("q", qid), queues=[queues[qid]]) for qid in sorted(queues)]
 
 
+#: SQLSTATE classes a single row's values can cause: data exception (22: NUL in text, out of range,
+#: bad encoding), integrity constraint violation (23) and program limit exceeded (54: an index entry larger
+#: than a btree page allows, a value too large).
+ROW_FAULT_CLASSES: Final = frozenset({"22", "23", "54"})
+
+
 def _data_error(exc: psycopg.Error) -> bool:
     """Whether the data, not the statement or the server, is at fault (by type and SQLSTATE class)."""
     if exc.sqlstate is None:
         return isinstance(exc, psycopg.DataError)
-    return exc.sqlstate[:2] in {"22", "23"}
+    return exc.sqlstate[:2] in ROW_FAULT_CLASSES
 
 
 def bisect(

@@ -116,3 +116,11 @@ def test_the_check_waits_for_a_writer_still_in_its_transaction(
     assert isinstance(outcome[0], ConcurrentFoldError), outcome
     assert a.conversation_rows(["c1"])["c1"]["calculated_status"] == "connected"
     assert a.stored_offsets(GROUP, TOPIC) == {0: 1}
+
+
+def test_an_error_mark_is_stored_capped(stores: tuple[PostgresStore, PostgresStore]) -> None:
+    a, _ = stores
+    a.write_batch(BatchWrite(GROUP, [], errors=[ErrorMark("c9", "PayloadDecodeError: " + "x" * 42_452, 1)]))
+    stored = a.conversation_rows(["c9"])["c9"]["error_message"]
+    assert len(stored.encode()) <= 1024
+    assert stored.startswith("PayloadDecodeError: xxx")
