@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from consumer.adapters.postgres_dsn import check_dsn
 from consumer.adapters.postgres_errors import translate
 from consumer.adapters.postgres_queues import lock_queue_ids, upsert_queues
 from consumer.adapters.postgres_sql import build_statements
@@ -107,7 +108,11 @@ class PostgresStore:
             settings: the Postgres section of the settings (runtime DSN, pool sizes, table).
             table: the conversation table, overriding ``settings.table`` (a rebuild's shadow table).
             write_method: ``"copy"`` or ``"executemany"`` (see :data:`DEFAULT_WRITE_METHOD`).
+
+        Raises:
+            ConfigError: the DSN is not a valid connection string (e.g. an invalid ``sslmode``).
         """
+        check_dsn(settings.dsn.get_secret_value(), "CONVSTREAM_POSTGRES__DSN")
         self._settings = settings
         self.table = table or settings.table
         self.write_method: WriteMethod = write_method
