@@ -214,6 +214,7 @@ class Pipeline:
 
     def _process(self, records: list[Record]) -> None:
         self._inflight = records
+        self._health.batch_begins()
         attempt = _Attempt(self._clock(), set())
         paused: list[TP] = []
         fenced = False
@@ -247,6 +248,7 @@ class Pipeline:
             )
         finally:
             self._inflight = []
+            self._health.batch_ends()
             if paused:
                 self._source.resume([tp for tp in paused if tp in self._parts.owned])
 

@@ -157,6 +157,12 @@ class ConsumerSettings(_Section):
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    ready_commit_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="/readyz turns 503 while a batch has waited this long to commit (e.g. writes blocked "
+        "by a table lock, Postgres refusing writes); ready again after the next commit",
+    )
 
 
 PiiMode = Literal["keep", "drop", "hash"]

@@ -143,3 +143,20 @@ def test_decode_marks_misrouted_records() -> None:
     decoded = _decode(records)
     assert [(r.offset, kind) for r, kind in decoded.misrouted] == [(1, "null"), (2, "null"), (3, "other")]
     assert len(decoded.events["c1"]) == 4
+
+
+def test_the_health_state_sees_a_batch_pending_until_it_commits() -> None:
+    h = Harness(partitions=(P0,))
+    h.source.add(P0, b"c1", good_value("c1", 0))
+    seen: list[float | None] = []
+    write = h.store.write_batch
+
+    def observed(batch: Any) -> Any:
+        seen.append(h.health.batch_started)
+        return write(batch)
+
+    h.store.write_batch = observed  # type: ignore[method-assign]
+    h.run_to_end()
+    assert seen
+    assert seen[0] is not None
+    assert h.health.batch_started is None
