@@ -5,7 +5,8 @@ would: a third with a null key, the others keyed but spread by librdkafka's defa
 (CRC32) partitioner or by ``murmur2_random`` (the bridge's), and the topic's partition count is raised
 mid-stream (12 -> 16). So nearly every conversation straddles partitions owned by different consumers,
 which fold it at the same moments. Consumers are SIGKILLed meanwhile and restarted with their static
-membership id. Ends with rows = the offline fold (every column), offsets = end offsets, no duplicated
+membership id. After the kills one more member joins (a rebalance that assigns the new
+partitions). Ends with rows = the offline fold (every column), offsets = end offsets, no duplicated
 effect, nothing dead-lettered.
 
 Bounded: 250 conversations, 6 kills; full (``make chaos``): 2000 conversations, 24 kills.
@@ -113,6 +114,18 @@ class Copier:
         self._connect()
 
 
+def _wait_all_assigned(e2e: E2EStack, procs: list[Proc]) -> None:
+    from tests.fixtures.services import wait_until
+
+    wanted = {f"{e2e.events}[{p}]" for p in range(GROWN)}
+    wait_until(
+        lambda: wanted <= set().union(*(p.assigned() for p in procs)),
+        timeout=90,
+        interval=0.5,
+        what=f"all {GROWN} partitions to be assigned",
+    )
+
+
 def _scenario(e2e: E2EStack, rng: random.Random, consumers_n: int) -> tuple[Result, Any]:
     result = Result(f"straddling partitions, {consumers_n} consumers, SIGKILL x{KILLS}")
     sim = e2e.simulate(seed=181 + consumers_n, conversations=N, duplicate_rate=0.1, reorder_window=20)
@@ -142,8 +155,12 @@ def _scenario(e2e: E2EStack, rng: random.Random, consumers_n: int) -> tuple[Resu
         result.faults += 1
         consumers[victim] = start(victim)
     fault_end = time.monotonic()
+    # One more member joins: a rebalance in which the leader assigns the new partitions (a restarted
+    # static member gets its old assignment back without one, so a static leader may never notice them).
+    consumers.append(start(consumers_n))
+    _wait_all_assigned(e2e, consumers)
     result.recovery_s = recover(e2e, consumers, timeout=pick(150, 600), fault_end=fault_end)
-    assert [c.terminate() for c in consumers] == [0] * consumers_n, "\n".join(c.tail() for c in consumers)
+    assert [c.terminate() for c in consumers] == [0] * len(consumers), "\n".join(c.tail() for c in consumers)
     result.notes.append(
         f"{copier.null_keys} null keys, {len(stream)} records copied, {PARTITIONS}->{GROWN} partitions"
     )

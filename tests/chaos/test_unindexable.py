@@ -3,8 +3,9 @@
 Conversation ids of 3,000 and 9,000 random characters (with and without a key) and conversations whose
 queue id is 3,000 random characters (an index entry too large: SQLSTATE 54000) are mixed into a
 simulated stream. Two consumers share the group and are SIGKILLed meanwhile. The bad records are
-dead-lettered (``unindexable_key`` before folding, ``store`` by the isolation), the long-queue
-conversations carry an error mark, every other row equals the offline fold, no consumer ever exits.
+dead-lettered (``unindexable_key`` before folding, ``store`` by the isolation; each at least once),
+the long-queue conversations carry an error mark, every other row equals the offline fold, no consumer
+ever exits.
 
 Bounded: 200 conversations, 12 bad records, 3 kills; full: 1500 conversations, 60 bad records, 12 kills.
 """
@@ -20,9 +21,10 @@ from confluent_kafka import Producer
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from tests.chaos.harness import Result, finish, install_audit, pick, recover
+from consumer.dlq import HEADER_OFFSET, HEADER_PARTITION
+from tests.chaos.harness import Result, finish, install_audit, measure, pick, recover
 from tests.fixtures.e2e import PARTITIONS, E2EStack, Proc, seeded_random
-from tests.integration.test_consumer import _schema_id
+from tests.integration.test_consumer import _dead_letters, _schema_id
 from tests.integration.test_consumer_unindexable import _long_queue_event, _random_text
 from tests.unit.pipeline_fakes import make_event
 
@@ -90,4 +92,14 @@ def test_unindexable_records_amid_consumer_kills(e2e: E2EStack, request: pytest.
     for cid in marked:
         assert rows[cid]["state"] is None
         assert "UnwritableRecordError" in rows[cid]["error_message"]
-    finish(e2e, result, sim.truth, allowed_extra=frozenset(marked), expected_dlq=len(bad))
+    measured = measure(e2e, result, sim.truth, allowed_extra=frozenset(marked))
+    # Each bad record is dead-lettered; a kill between a letter's acknowledgement and its batch's commit
+    # sends it again when the batch is redelivered (letters are at-least-once, rows exactly-once).
+    letters = [dict(m.headers() or []) for m in _dead_letters(e2e)]
+    distinct = {(h[HEADER_PARTITION], h[HEADER_OFFSET]) for h in letters}
+    assert len(distinct) == len(bad), f"{len(distinct)} distinct dead letters for {len(bad)} bad records"
+    if result.dlq != len(bad):
+        result.notes.append(f"{result.dlq - len(bad)} letters repeated after a kill")
+    finish(
+        e2e, result, sim.truth, allowed_extra=frozenset(marked), expected_dlq=len(letters), measured=measured
+    )
