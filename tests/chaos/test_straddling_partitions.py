@@ -161,6 +161,8 @@ def _scenario(e2e: E2EStack, rng: random.Random, consumers_n: int) -> tuple[Resu
     _wait_all_assigned(e2e, consumers)
     result.recovery_s = recover(e2e, consumers, timeout=pick(150, 600), fault_end=fault_end)
     assert [c.terminate() for c in consumers] == [0] * len(consumers), "\n".join(c.tail() for c in consumers)
+    refolded = sum(p.logged("fold conflict; folding the batch again") for p in e2e.procs)
+    result.notes.append(f"{refolded} batches refolded after a lost race")
     result.notes.append(
         f"{copier.null_keys} null keys, {len(stream)} records copied, {PARTITIONS}->{GROWN} partitions"
     )
