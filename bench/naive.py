@@ -1,4 +1,4 @@
-"""The naive per-message consumer: the anti-pattern people write by hand (SPEC §14's baseline).
+"""The naive per-message consumer: the anti-pattern people write by hand (BENCHMARKS.md's baseline).
 
 Per message: Avro-decode (our codec), ``SELECT state`` of its conversation, fold (our fold), upsert the
 row (the same guarded statement as convstream), Postgres ``COMMIT``, then a synchronous Kafka offset

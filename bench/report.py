@@ -1,4 +1,4 @@
-"""The results table (stdout) and ``BENCHMARKS.md`` (targets of SPEC §14 with met / not met)."""
+"""The results table (stdout) and ``BENCHMARKS.md`` (the performance targets with met / not met)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def evaluate(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(target, measured, met?, by how much) per SPEC §14 target."""
+    """(target, measured, met?, by how much) per performance target."""
     r, h = doc["results"], headline(doc)
     mem = r.get("memory", {})
     e2e, naive, ceil = h["convstream"], h["naive"], h["ceiling"]
@@ -281,7 +281,7 @@ def render_markdown(doc: dict[str, Any], results_path: Path) -> str:
         "|---|---:|---|",
     ]
     out += [f"| {a} | {b} | {c} |" for a, b, c in _scenario_rows(doc)]
-    out += ["", "## SPEC §14 targets", "", "| Target | Measured | Status | Ratio |", "|---|---|---|---|"]
+    out += ["", "## Performance targets", "", "| Target | Measured | Status | Ratio |", "|---|---|---|---|"]
     out += [f"| {t} | {v} | {s} | {g} |" for t, v, s, g in evaluate(doc)]
     out += ["", "## Where the time goes per event", "", *PROFILE, ""]
     out += _breakdown(doc)

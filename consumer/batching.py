@@ -187,7 +187,7 @@ def fold_batch(
         for record, event in items:
             try:
                 state = fold(state, event)
-            except Exception as exc:  # any fold failure is this record's fault (SPEC §6.4)
+            except Exception as exc:  # any fold failure is this record's fault (README "How it works")
                 error = InvalidEventError(f"fold failed: {type(exc).__name__}: {exc}", raw=record.value)
                 out.poisons.append(_poison(record, error, cid, "fold"))
                 continue

@@ -1,4 +1,4 @@
-"""Bounded mode (``convstream consume --until-end``, SPEC §6.5): are all captured end offsets committed?"""
+"""Bounded mode (``convstream consume --until-end``): are all captured end offsets committed?"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bridge loop (SPEC §7): source items -> Avro (Confluent wire format) -> Kafka.
+"""The bridge loop (README "How it works"): source items -> Avro (Confluent wire format) -> Kafka.
 
 A source is any iterable of :data:`BridgeItem`: normalized :class:`ConversationEvent`\\ s, :class:`Skipped`
 messages (heartbeats, system messages, unknown topics) and :class:`BadLine`\\ s. The file and simulator
@@ -10,11 +10,13 @@ Delivery contract of :meth:`Bridge.run` (followed in code order, ``# Step n.``):
    already failed; either ends the reading, never the flushing.
 2. A bad line is reported as ``file:line: reason`` and counted, then skipped: never silently.
 3. A heartbeat, system message or unknown topic is counted and skipped.
-4. An event is Avro-encoded and framed with the schema id registered for the events topic.
+4. An event is Avro-encoded and framed with the schema id registered for the events topic. An event the
+   schema cannot carry (:class:`~consumer.errors.UnencodableEventError`) is reported and counted like a
+   bad line, and skipped; the items after it go on.
 5. It is produced to the events topic keyed by ``conversation_id`` (non-blocking; a full local queue
    makes the bridge wait for deliveries, so memory stays bounded).
-6. Every :data:`TICK_ITEMS` items: delivery reports are served, a failed delivery stops the reading
-   (step 1), and a progress line is written every ``progress_seconds``.
+6. Every ``tick_items`` items (default :data:`TICK_ITEMS`): delivery reports are served, a failed delivery
+   stops the reading (step 1), and a progress line is written every ``progress_seconds``.
 7. At the end (source exhausted or stop requested), every produced message is flushed; if any was not
    acknowledged, :class:`~consumer.errors.PublishError` (or
    :class:`~consumer.errors.BrokerUnavailableError` when the cluster was unreachable) is raised, so a run
@@ -41,7 +43,7 @@ from typing import Literal, Protocol
 from consumer.codec.avro import QueueRecord
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
-from consumer.errors import PublishError
+from consumer.errors import PublishError, UnencodableEventError
 
 __all__ = [
     "TICK_ITEMS",
@@ -191,6 +193,8 @@ class Bridge:
         stop: set by a signal handler to stop reading; the bridge then flushes and returns.
         progress_seconds: interval between progress lines (0 disables them).
         clock: monotonic seconds (injectable for tests).
+        tick_items: items between ticks (step 6); a slow source such as the real-time simulator ticks
+            every item, so deliveries, failures and progress are seen as they happen.
     """
 
     def __init__(
@@ -204,8 +208,10 @@ class Bridge:
         stop: threading.Event | None = None,
         progress_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        tick_items: int = TICK_ITEMS,
     ) -> None:
         self._publisher = publisher
+        self._tick_items = max(1, tick_items)
         self._events_topic = events_topic
         # The 5-byte Confluent header is the same for every event: build it once.
         self._prefix = frame(event_schema_id, b"")
@@ -270,7 +276,7 @@ class Bridge:
         topic = self._events_topic
         stop = self._stop
         next_progress = started + self._progress_seconds
-        countdown = TICK_ITEMS
+        countdown = tick_items = self._tick_items
         for item in items:
             # Step 1. Stop reading on a signal or after a failed delivery.
             if stop.is_set():
@@ -278,10 +284,15 @@ class Bridge:
                 break
             if type(item) is ConversationEvent:
                 # Step 4. Encode and frame.
-                value = prefix + encode(item)
-                # Step 5. Produce keyed by conversation id.
-                produce(topic, item.conversation_id, value)
-                published[item.topic_pattern] += 1
+                try:
+                    value = prefix + encode(item)
+                except UnencodableEventError as exc:
+                    summary.bad_lines += 1
+                    self._report(f"{item.topic_name}: {exc}")
+                else:
+                    # Step 5. Produce keyed by conversation id.
+                    produce(topic, item.conversation_id, value)
+                    published[item.topic_pattern] += 1
             elif isinstance(item, BadLine):
                 # Step 2. Report and count bad lines.
                 summary.bad_lines += 1
@@ -292,8 +303,10 @@ class Bridge:
             countdown -= 1
             if countdown == 0:
                 # Step 6. Serve delivery reports, stop on failure, progress.
-                countdown = TICK_ITEMS
+                countdown = tick_items
                 next_progress = self._tick(started, next_progress)
+        # A source that ends because it saw the stop itself (the real-time simulator waits on it) was stopped.
+        summary.stopped = summary.stopped or stop.is_set()
 
     def _count_skip(self, item: Skipped) -> None:
         if item.reason == "heartbeat":

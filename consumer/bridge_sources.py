@@ -7,6 +7,7 @@ and 1-based line number, so the bridge reports it and goes on.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.entries import ParticipantEntry
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineIgnored, LineUnknownTopic, read_lines
 from consumer.genesys.normalize import Ignored, normalize_message
+from consumer.genesys.text import repair_text
 
 __all__ = [
     "SimulatedMessage",
@@ -85,6 +87,8 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
         if outcome.line in decoded.invalid:
             yield BadLine(source_name, outcome.line, "not valid UTF-8")
         elif isinstance(outcome, LineEvents):
+            for reason in outcome.rejected:  # records left out of an analytics page
+                yield BadLine(outcome.source_name, outcome.line, reason)
             yield from keyable(outcome.events, source_name, outcome.line)
         elif isinstance(outcome, LineBad):
             yield BadLine(outcome.source_name, outcome.line, outcome.reason)
@@ -98,7 +102,7 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
 
 
 def file_items(paths: Iterable[str], *, stdin: IO[bytes] | None = None) -> Iterator[BridgeItem]:
-    """Bridge items of JSON Lines files, in order, sharing one file clock (SPEC §3); ``-`` is stdin.
+    """Bridge items of JSON Lines files, in order, sharing one file clock; ``-`` is stdin.
 
     Raises:
         OSError: a file cannot be opened (the command turns it into a usage error before reading).
@@ -147,8 +151,10 @@ def queue_records(
         try:
             entry = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadLine(source_name, number, f"not valid JSON (truncated?): {exc}")
-            continue
+            entry = _lenient_json(raw)  # orjson refuses lone surrogate escapes, which json reads
+            if entry is None:
+                yield BadLine(source_name, number, f"not valid JSON (truncated?): {exc}")
+                continue
         queue_id = entry.get("id") if isinstance(entry, dict) else None
         if not isinstance(queue_id, str) or not queue_id:
             yield BadLine(source_name, number, 'expected an object with a non-empty string "id"')
@@ -156,12 +162,20 @@ def queue_records(
         name = entry.get("name")
         division = entry.get("divisionId", entry.get("division_id"))
         yield {
-            "queue_id": queue_id,
-            "name": name if isinstance(name, str) else None,
-            "division_id": division if isinstance(division, str) else None,
+            # A lone surrogate (legal JSON) could be neither Avro-encoded nor stored: repaired to U+FFFD.
+            "queue_id": repair_text(queue_id),
+            "name": repair_text(name) if isinstance(name, str) else None,
+            "division_id": repair_text(division) if isinstance(division, str) else None,
             "updated_at": updated_at,
             "deleted": bool(entry.get("deleted", False)),
         }
+
+
+def _lenient_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
 
 
 class QueueDirectory(Protocol):

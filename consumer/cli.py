@@ -1,7 +1,9 @@
 """The ``convstream`` command line.
 
 Each subcommand lives in ``consumer/commands/<name>.py`` and exposes ``NAME``, ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``; :data:`COMMANDS` lists them in help order.
+``add_arguments(parser)`` and ``run(args) -> int``, plus its user-facing help (``DESCRIPTION``,
+``EXAMPLE``, ``EXIT_CODES``, ``SETTINGS``; see :mod:`consumer.commands._help`); :data:`COMMANDS` lists
+them in help order.
 
 Exit codes (the same for every subcommand)::
 
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from consumer import __version__
+from consumer.commands._help import epilog, program_epilog
 from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
 from consumer.observability.logging import configure_logging, redact, register_secret
 from consumer.settings import Settings, load_settings
@@ -75,9 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convstream",
         description="Genesys Cloud conversation events -> Kafka (Avro) -> a conversation table in "
         "PostgreSQL.",
-        epilog="Settings come from CONVSTREAM_* environment variables (see README). "
-        "Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 bad configuration, 4 dependency unreachable, "
-        "5 wedged.",
+        epilog=program_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convstream {__version__}")
@@ -85,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = _load(name)
         command = sub.add_parser(
-            module.NAME, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP)
+            module.NAME,
+            help=module.HELP,
+            description=module.DESCRIPTION,
+            epilog=epilog(module),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command)
         command.set_defaults(_run=module.run)

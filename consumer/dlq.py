@@ -1,4 +1,4 @@
-"""Dead-letter routing (SPEC §6.4): poison records -> ``genesys.conversation.events.dlq``.
+"""Dead-letter routing (README "How it works"): poison records -> ``genesys.conversation.events.dlq``.
 
 A dead letter keeps the original key and value bytes untouched and says why and where from in headers:
 

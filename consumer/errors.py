@@ -11,7 +11,8 @@ message text.
     │   └── GenesysAuthError         Genesys refused the OAuth client (bad credentials, missing permission)
     ├── InputError                   a bad line in a JSONL input (file, line number, reason)
     ├── NormalizeError               a Genesys message we cannot turn into a domain event
-    │   └── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
+    │   ├── UnknownTopicError        a topic we do not handle (counted and skipped, never guessed)
+    │   └── UnencodableEventError    an event the Avro schema cannot carry (reported, skipped)
     ├── PoisonRecordError            one Kafka record that can never be processed -> dead-letter topic
     │   ├── FramingError             not Confluent-framed (magic byte, 5-byte header)
     │   ├── UnknownSchemaError       the registry answered, and has no such schema id
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "TransientError",
+    "UnencodableEventError",
     "UnindexableKeyError",
     "UnknownSchemaError",
     "UnknownTopicError",
@@ -115,6 +117,12 @@ class UnknownTopicError(NormalizeError):
         self.topic_name = topic_name
 
 
+class UnencodableEventError(NormalizeError):
+    """An event the ``ConversationEvent`` Avro schema cannot carry (a value out of a ``long``'s range, text
+    that is not valid UTF-8). Normalization rejects such input first; this is the encoder's last guard, so
+    the bridge reports the event and goes on instead of stopping."""
+
+
 class PoisonRecordError(ConvstreamError):
     """One record that can never be processed; it goes to the dead-letter topic.
 
@@ -155,7 +163,7 @@ class InvalidEventError(PoisonRecordError):
 
 class UnwritableRecordError(PoisonRecordError):
     """Decodes and folds, but PostgreSQL rejects what it produces (a data or constraint error, e.g. a NUL
-    character in a string); found by splitting the batch (SPEC §6.4)."""
+    character in a string); found by splitting the batch (README "How it works")."""
 
     reason = "store"
 

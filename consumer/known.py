@@ -8,7 +8,7 @@ before it is decoded, and its conversation's state is not even loaded.
 
 Why this is sound:
 
-- The fold is duplicate-insensitive (SPEC §1): folding an event into a state that already holds it
+- The fold is duplicate-insensitive (README): folding an event into a state that already holds it
   returns that state. Equal record values decode to equal events (the value carries its schema id).
 - The set only lists records whose fold succeeded and whose resulting state was committed with the set
   (same row, same statement): a record that went to the dead-letter topic is not in it.

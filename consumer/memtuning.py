@@ -1,4 +1,4 @@
-"""glibc malloc settings for the long-running consumer (its RSS; SPEC §14, BENCHMARKS.md).
+"""glibc malloc settings for the long-running consumer (its RSS; BENCHMARKS.md).
 
 glibc raises its mmap threshold dynamically, up to 32 MB, each time a large mmapped block is freed (the
 consumer frees many: librdkafka's fetch buffers, psycopg's COPY buffers, each batch's lists). Large blocks

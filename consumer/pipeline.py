@@ -1,4 +1,4 @@
-"""The consumer loop (SPEC §5, §6): Kafka -> decode -> fold -> Postgres, exactly-once effects.
+"""The consumer loop (README "How it works"): Kafka -> decode -> fold -> Postgres, exactly-once effects.
 
 Delivery contract of one batch (:meth:`Pipeline._run_batch`, steps in code order):
 

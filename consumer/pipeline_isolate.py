@@ -1,6 +1,6 @@
 """Step 5 of a consumer batch when PostgreSQL rejects part of it: isolate, dead-letter, write the rest.
 
-SPEC §6.4: a bad record never stalls its partition and never takes good records of the same batch with
+A bad record never stalls its partition and never takes good records of the same batch with
 it. A value PostgreSQL refuses (a NUL character in a jsonb or text value, an out-of-range number) only
 shows up when the batch is written, as a non-transient :class:`~consumer.errors.StoreError`.
 

@@ -1,4 +1,4 @@
-"""How a running consumer notices ``convstream replay --execute --coordinate`` (SPEC §8).
+"""How a running consumer notices ``convstream replay --execute --coordinate`` (docs/reprocessing.md).
 
 The replay writes the new offsets to ``consumer_offset`` and bumps ``replay_request.generation`` of the
 group in one transaction. :class:`ReplayWatch` reads the generation at most every ``interval`` seconds

@@ -54,19 +54,24 @@ class _Section(BaseModel):
 class KafkaSettings(_Section):
     """Kafka connection; anything not modelled here goes through ``extra`` to librdkafka as is."""
 
-    bootstrap_servers: str = "127.0.0.1:19092"
-    client_id: str = "convstream"
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
+    bootstrap_servers: str = Field(default="127.0.0.1:19092", description="Kafka brokers, host:port,…")
+    client_id: str = Field(default="convstream", description="client id shown in broker logs and quotas")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how to talk to the brokers"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL login mechanism (with SASL_PLAINTEXT or SASL_SSL)"
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password")
+    ssl_ca_location: str | None = Field(default=None, description="CA certificate file to trust")
+    ssl_certificate_location: str | None = Field(default=None, description="client certificate file")
+    ssl_key_location: str | None = Field(default=None, description="client private key file")
+    ssl_key_password: SecretStr | None = Field(default=None, description="password of the private key")
     extra: dict[str, str] = Field(
         default_factory=dict,
-        description='librdkafka passthrough as JSON, e.g. {"fetch.min.bytes": "65536"}',
+        description='librdkafka passthrough as JSON, e.g. {"fetch.min.bytes": "65536"}; its '
+        "socket.timeout.ms also bounds admin calls",
     )
 
     def as_librdkafka(self) -> dict[str, str]:
@@ -95,9 +100,9 @@ class KafkaSettings(_Section):
 class TopicSettings(_Section):
     """Topic names and how the bridge creates them when missing."""
 
-    events: str = "genesys.conversation.events"
-    queues: str = "genesys.routing.queues"
-    dlq: str = "genesys.conversation.events.dlq"
+    events: str = Field(default="genesys.conversation.events", description="the conversation events topic")
+    queues: str = Field(default="genesys.routing.queues", description="the queue directory topic (compacted)")
+    dlq: str = Field(default="genesys.conversation.events.dlq", description="the dead-letter topic")
     partitions: int = Field(default=12, ge=1, description="partitions of the events and dead-letter topics")
     queues_partitions: int = Field(
         default=1,
@@ -105,29 +110,38 @@ class TopicSettings(_Section):
         description="partitions of the queue directory topic: 1, so the group's assignor (which balances "
         "the total over both topics) spreads the events partitions evenly",
     )
-    replication_factor: int = Field(default=1, ge=1)
+    replication_factor: int = Field(
+        default=1, ge=1, description="replication factor of topics the bridge creates"
+    )
 
 
 class SchemaRegistrySettings(_Section):
     """Confluent-compatible schema registry (Confluent, or Apicurio's ccompat API)."""
 
-    url: str = "http://127.0.0.1:18081/apis/ccompat/v7"
-    basic_auth_user: str | None = None
-    basic_auth_password: SecretStr | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    url: str = Field(
+        default="http://127.0.0.1:18081/apis/ccompat/v7", description="Confluent-compatible registry URL"
+    )
+    basic_auth_user: str | None = Field(default=None, description="HTTP basic auth user")
+    basic_auth_password: SecretStr | None = Field(default=None, description="HTTP basic auth password")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="timeout of each registry request")
 
 
 class PostgresSettings(_Section):
     """PostgreSQL; the DSN may carry a password, so it is a secret."""
 
-    dsn: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:15432/convstream")
+    dsn: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:15432/convstream"),
+        description="connection string of the runtime role (may hold a password)",
+    )
     migration_dsn: SecretStr | None = Field(
         default=None, description="DSN of the DDL role for `convstream migrate`; defaults to dsn"
     )
-    table: str = Field(default="conversation", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    pool_min_size: int = Field(default=1, ge=0)
-    pool_max_size: int = Field(default=4, ge=1)
-    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    table: str = Field(
+        default="conversation", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="the conversation table"
+    )
+    pool_min_size: int = Field(default=1, ge=0, description="connections kept open")
+    pool_max_size: int = Field(default=4, ge=1, description="most connections open at once")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, description="give up connecting after this")
     statement_timeout_seconds: float = Field(
         default=60.0,
         ge=0,
@@ -143,20 +157,30 @@ class PostgresSettings(_Section):
 
 
 class ConsumerSettings(_Section):
-    """The consumer loop (SPEC §6)."""
+    """The consumer loop (README "How it works")."""
 
-    group_id: str = "convstream"
-    group_instance_id: str | None = None
+    group_id: str = Field(default="convstream", description="Kafka consumer group")
+    group_instance_id: str | None = Field(
+        default=None, description="static group membership id, unique per process (restarts keep partitions)"
+    )
     # 1,000: as fast as 5,000 per process, with a smaller batch in memory (RSS, BENCHMARKS.md).
-    batch_max_events: int = Field(default=1000, ge=1)
-    batch_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    batch_max_events: int = Field(default=1000, ge=1, description="most events per batch")
+    batch_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="most bytes per batch")
     # 100 ms: p99 event-to-row ≤ 500 ms at 5,000 events/s (BENCHMARKS.md); backlogs fill by events first.
-    batch_max_ms: int = Field(default=100, ge=1)
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    wedge_timeout_seconds: float = Field(default=300.0, gt=0)
-    retry_initial_seconds: float = Field(default=0.5, gt=0)
-    retry_max_seconds: float = Field(default=30.0, gt=0)
-    shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    batch_max_ms: int = Field(default=100, ge=1, description="longest a batch waits to fill, in milliseconds")
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="where a new group starts reading"
+    )
+    wedge_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="stop (exit 5) after this long without progress while work is pending",
+    )
+    retry_initial_seconds: float = Field(default=0.5, gt=0, description="first wait before retrying a batch")
+    retry_max_seconds: float = Field(default=30.0, gt=0, description="longest wait between batch retries")
+    shutdown_grace_seconds: float = Field(
+        default=25.0, gt=0, description="on SIGTERM, time to finish the batch in flight"
+    )
     ready_commit_timeout_seconds: float = Field(
         default=30.0,
         gt=0,
@@ -169,16 +193,16 @@ PiiMode = Literal["keep", "drop", "hash"]
 
 
 class PiiSettings(_Section):
-    """What happens to personal data before anything is published (SPEC §15): keep, drop or keyed hash.
+    """What happens to personal data before anything is published (docs/security.md): keep, drop or hash.
 
     ``hash`` is HMAC-SHA256 with ``hash_key`` (hex digest), so the same number always maps to the same
     token but cannot be reversed or recomputed without the key.
     """
 
-    address: PiiMode = "keep"
-    ani: PiiMode = "keep"
-    dnis: PiiMode = "keep"
-    hash_key: SecretStr | None = None
+    address: PiiMode = Field(default="keep", description="participant addresses (phone numbers, e-mail)")
+    ani: PiiMode = Field(default="keep", description="the caller's number in detail events")
+    dnis: PiiMode = Field(default="keep", description="the dialled number in detail events")
+    hash_key: SecretStr | None = Field(default=None, description="HMAC-SHA256 key, required by hash")
 
     @model_validator(mode="after")
     def _key_when_hashing(self) -> PiiSettings:
@@ -189,66 +213,101 @@ class PiiSettings(_Section):
 
 
 class BackfillSettings(_Section):
-    """Gap backfill from the Analytics conversation details API (SPEC §7.1, §8)."""
+    """Gap backfill from the Analytics conversation details API (docs/genesys.md)."""
 
-    enabled: bool = True
-    delay_seconds: float = Field(default=30.0, ge=0, description="wait after reconnecting (analytics lag)")
+    enabled: bool = Field(default=True, description="backfill every gap from the Analytics API")
+    delay_seconds: float = Field(
+        default=30.0, ge=0, description="wait after reconnecting, for analytics to catch up"
+    )
     margin_seconds: float = Field(default=60.0, ge=0, description="widen every gap on both sides")
     startup_lookback_seconds: float = Field(default=3600.0, ge=0, description="the gap opened at start-up")
     job_threshold_seconds: float = Field(default=6 * 3600.0, gt=0, description="longer gaps use async jobs")
-    page_size: int = Field(default=100, ge=1, le=100)
-    max_results: int = Field(default=100_000, ge=1, description="per sync query; bigger intervals split")
-    job_poll_seconds: float = Field(default=5.0, gt=0)
-    job_timeout_seconds: float = Field(default=1800.0, gt=0)
+    page_size: int = Field(default=100, ge=1, le=100, description="details query page size")
+    max_results: int = Field(default=100_000, ge=1, description="split sync queries with more hits than this")
+    job_poll_seconds: float = Field(default=5.0, gt=0, description="how often to poll an async job")
+    job_timeout_seconds: float = Field(default=1800.0, gt=0, description="give up on an async job after this")
 
 
 class GenesysSettings(_Section):
     """Genesys Cloud OAuth client (client credentials), subscription scope and the WebSocket runtime."""
 
-    region: str = "us-east-1"
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    api_base_url: str | None = Field(default=None, description="override the region's API URL (tests)")
-    login_base_url: str | None = Field(default=None, description="override the region's login URL (tests)")
-    queue_ids: list[str] = Field(default_factory=list)
-    user_ids: list[str] = Field(default_factory=list)
-    all_queues: bool = False
-    detail_events: bool = False
-    topic_kind: Literal["generic", "media"] = "generic"
-    media_types: list[str] = Field(
-        default_factory=lambda: ["calls", "callbacks", "chats", "emails", "messages"]
+    region: str = Field(default="us-east-1", description="Genesys Cloud region (table in docs/genesys.md)")
+    client_id: str | None = Field(default=None, description="OAuth client id (client credentials grant)")
+    client_secret: SecretStr | None = Field(default=None, description="OAuth client secret")
+    api_base_url: str | None = Field(
+        default=None, description="override the region's API URL (proxies, tests)"
     )
-    max_topics_per_channel: int = Field(default=1000, ge=1, le=1000)
-    max_channels: int = Field(default=20, ge=1, le=20)
+    login_base_url: str | None = Field(
+        default=None, description="override the region's login URL (proxies, tests)"
+    )
+    queue_ids: list[str] = Field(default_factory=list, description='queues to subscribe, JSON: ["id1","id2"]')
+    user_ids: list[str] = Field(default_factory=list, description="users to subscribe, JSON list")
+    all_queues: bool = Field(default=False, description="subscribe every queue of the org")
+    detail_events: bool = Field(
+        default=False, description="reserved: detail events need EventBridge and --source file"
+    )
+    topic_kind: Literal["generic", "media"] = Field(
+        default="generic", description="one topic per queue or user, or one per media type"
+    )
+    media_types: list[str] = Field(
+        default_factory=lambda: ["calls", "callbacks", "chats", "emails", "messages"],
+        description="media topic suffixes for topic_kind media",
+    )
+    max_topics_per_channel: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="topics per WebSocket channel (more topics use more channels)",
+    )
+    max_channels: int = Field(default=20, ge=1, le=20, description="channels allowed per OAuth client")
     ping_seconds: float = Field(default=30.0, gt=0, description='send {"message":"ping"} this often')
-    heartbeat_timeout_seconds: float = Field(default=90.0, gt=0, description="reconnect when silent so long")
-    reconnect_initial_seconds: float = Field(default=1.0, gt=0)
-    reconnect_max_seconds: float = Field(default=60.0, gt=0)
-    renew_before_seconds: float = Field(default=3600.0, gt=0, description="re-subscribe before expires")
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=6, ge=0, description="per request, for 429 and 5xx")
-    retry_initial_seconds: float = Field(default=1.0, gt=0)
-    retry_max_seconds: float = Field(default=60.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(
+        default=90.0, gt=0, description="reconnect after this long without any message"
+    )
+    reconnect_initial_seconds: float = Field(default=1.0, gt=0, description="first reconnect wait")
+    reconnect_max_seconds: float = Field(default=60.0, gt=0, description="longest reconnect wait")
+    renew_before_seconds: float = Field(
+        default=3600.0, gt=0, description="re-subscribe this long before the 24 h expiry"
+    )
+    request_timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP and WebSocket open timeout")
+    max_retries: int = Field(
+        default=6, ge=0, description="retries per request on 429 (Retry-After honoured) and 5xx"
+    )
+    retry_initial_seconds: float = Field(default=1.0, gt=0, description="first retry wait (no Retry-After)")
+    retry_max_seconds: float = Field(default=60.0, gt=0, description="longest retry wait")
     backfill: BackfillSettings = BackfillSettings()
     pii: PiiSettings = PiiSettings()
 
 
 class BridgeSettings(_Section):
-    """The bridge (SPEC §7): source selection and the producer."""
+    """The bridge (README "How it works"): source selection and the producer."""
 
-    source: Literal["genesys", "file", "simulator"] = "simulator"
-    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
-    linger_ms: int = Field(default=20, ge=0)
-    queue_sync_seconds: float = Field(default=900.0, gt=0)
+    source: Literal["genesys", "file", "simulator"] = Field(
+        default="simulator", description="where messages come from when --source is not given"
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="lz4", description="producer compression"
+    )
+    linger_ms: int = Field(default=20, ge=0, description="how long the producer waits to fill a batch")
+    queue_sync_seconds: float = Field(
+        default=900.0, gt=0, description="genesys: re-read the queue directory this often"
+    )
 
 
 class ObservabilitySettings(_Section):
     """Logs, metrics and health endpoints."""
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["auto", "json", "human"] = "auto"
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - a pod serves /metrics to Prometheus on all interfaces
-    metrics_port: int = Field(default=9400, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="least log level"
+    )
+    log_format: Literal["auto", "json", "human"] = Field(
+        default="auto", description="log lines on stderr (auto: human on a terminal, else json)"
+    )
+    # 0.0.0.0: a pod serves /metrics to Prometheus on all interfaces.
+    metrics_host: str = Field(default="0.0.0.0", description="address of /metrics, /livez, /readyz")  # noqa: S104
+    metrics_port: int = Field(
+        default=9400, ge=0, le=65535, description="its port (the bridge's default is 9410; 0: any free port)"
+    )
 
 
 class _EnvWithoutFileVariables(EnvSettingsSource):

@@ -1,4 +1,4 @@
-"""Lag gauges and the wedge watchdog of the consumer loop (SPEC §6.4 "wedged", §9).
+"""Lag gauges and the wedge watchdog of the consumer loop (docs/runbook.md).
 
 :meth:`Watchdog.tick` is called by the loop after every poll, also while it waits between retries, so the
 lag gauges stay fresh while idle or retrying. It raises :class:`~consumer.errors.WedgedError` (exit code 5)

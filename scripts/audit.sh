@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.cache/pip-audit-venv"
-service="${AUDIT_SERVICE:-pypi}"   # pypi (PyPI JSON API) or osv (api.osv.dev)
+service="${AUDIT_SERVICE:-pypi}"   # pypi (the Python package index's JSON API) or osv (the OSV API)
 if [[ ! -x "$venv/bin/pip-audit" ]] || ! "$venv/bin/pip-audit" --version | grep -q "2.10.1"; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$root/scripts/audit-constraints.txt" pip-audit==2.10.1
@@ -19,8 +19,8 @@ if "$venv/bin/pip-audit" -r "$root/constraints.txt" --no-deps --disable-pip --st
 fi
 if grep -q "could not be audited\|ConnectionError\|NameResolutionError" "$log"; then
   echo "make audit: FAILED: the vulnerability service ($service) could not be queried from this machine," \
-       "so the dependencies were NOT audited (see above). Run it where pypi.org/pypi/<name>/<version>/json" \
-       "or api.osv.dev is reachable (AUDIT_SERVICE=osv)." >&2
+       "so the dependencies were NOT audited (see above). Run it where the package index's JSON API" \
+       "or the OSV API is reachable (AUDIT_SERVICE=osv)." >&2
 else
   echo "make audit: FAILED: known vulnerabilities in constraints.txt (see above)." >&2
 fi

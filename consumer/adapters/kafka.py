@@ -159,7 +159,7 @@ def producer_config(
     """The librdkafka producer configuration: settings, then our guarantees, then ``overrides``.
 
     Idempotence, ``acks=all`` and the Java-compatible ``murmur2_random`` partitioner are the delivery
-    contract (SPEC §7.5) and are applied after ``KafkaSettings.extra`` so a passthrough cannot weaken
+    contract and are applied after ``KafkaSettings.extra`` so a passthrough cannot weaken
     them; ``overrides`` (tests, benchmarks) may.
     """
     conf: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The queue directory inside a write transaction: advisory locks, queue upserts, row refreshes (SPEC §4.4).
+"""The queue directory inside a write transaction: advisory locks, queue upserts, row refreshes.
 
 Why it is race-free. A conversation row's ``last_queue_name`` is resolved in SQL, by the row-writing
 statement itself: ``COALESCE(<name an event carried>, queue.name)``. A directory change (insert or rename

@@ -40,7 +40,7 @@ from consumer.domain.events import (
     DetailEvent,
     Participant,
 )
-from consumer.errors import InvalidEventError, PayloadDecodeError, PoisonRecordError
+from consumer.errors import InvalidEventError, PayloadDecodeError, PoisonRecordError, UnencodableEventError
 
 __all__ = [
     "DETAIL_EVENT_NAME",
@@ -236,9 +236,16 @@ def encode_event(event: ConversationEvent) -> bytes:
     Byte-identical to :func:`encode_event_fastavro` (a generated writer; see :mod:`consumer.codec.fastwrite`).
 
     Raises:
-        ValueError: the event does not fit the schema (e.g. a non-int time); a bug in the producer.
+        UnencodableEventError: the event does not fit the schema (a time or integer beyond a ``long``,
+            a lone surrogate in a string, a value of the wrong type).
     """
-    return _write_fast(CONVERSATION_EVENT, event)
+    try:
+        return _write_fast(CONVERSATION_EVENT, event)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # UnicodeEncodeError included
+        raise UnencodableEventError(
+            f"event {event.event_id} of conversation {event.conversation_id!r} cannot be Avro-encoded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def encode_event_fastavro(event: ConversationEvent) -> bytes:

@@ -1,4 +1,4 @@
-"""``convstream backfill --from T --to T``: the bridge's analytics backfill on demand (SPEC §8).
+"""``convstream backfill --from T --to T``: the bridge's analytics backfill on demand (docs/reprocessing.md).
 
 Reads every conversation of the interval from the Genesys Analytics conversation details API (sync
 query for intervals up to ``CONVSTREAM_GENESYS__BACKFILL__JOB_THRESHOLD_SECONDS``, an async job beyond,
@@ -28,9 +28,10 @@ from prometheus_client import CollectorRegistry
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.bridge import Bridge, BridgeItem
 from consumer.codec.avro import encode_event
+from consumer.commands._help import exit_codes
 from consumer.commands.bridge import _admin_timeout, _register_secrets, _schema_ids
 from consumer.genesys.analytics import AnalyticsReader
-from consumer.genesys.runtime import GENESYS_EPILOG, build_client, pii_policy
+from consumer.genesys.runtime import build_client, pii_policy
 from consumer.genesys.source import backfill_items
 from consumer.genesys.times import parse_time
 from consumer.settings import load_settings
@@ -39,26 +40,50 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "backfill"
 HELP = "publish Genesys analytics conversation details of an interval (the gap backfill, on demand)"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Publish every conversation of a time interval from the Genesys Cloud Analytics API to the events topic,
+as the bridge does for the gaps it notices by itself. Use it to fill a gap by hand, e.g. after the
+bridge was down longer than its start-up look-back. Short intervals use a details query, long ones an
+asynchronous job (--method). Running it twice is harmless: duplicates fold to the same rows.
+Prints progress and a summary (conversations, API calls) on stderr."""
+EXAMPLE = """\
+convstream backfill --from 2025-01-01T08:00:00Z --to 2025-01-01T12:00:00Z"""
+EXIT_CODES = exit_codes(
+    {
+        0: "every conversation of the interval published",
+        1: "some deliveries to Kafka failed",
+        2: "malformed records were reported (the others were published), or a usage error",
+        3: "invalid configuration, or Genesys refused the OAuth client",
+        4: "Kafka, the schema registry or Genesys could not be reached",
+    }
+)
+SETTINGS = ("genesys",)
+OTHER_SETTINGS = ("kafka", "schema_registry", "topics", "bridge")
 
 _EXIT_USAGE: Final = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--from``, ``--to``, ``--method``, ``--progress-seconds``, ``--no-create-topics``."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = "settings: the Kafka/registry/topic variables of `convstream bridge --help`, and\n" + (
-        GENESYS_EPILOG
+    parser.add_argument(
+        "--from", dest="start", required=True, metavar="T", help="interval start, ISO-8601 (no zone: UTC)"
     )
-    parser.add_argument("--from", dest="start", required=True, metavar="T", help="interval start, ISO-8601")
-    parser.add_argument("--to", dest="end", required=True, metavar="T", help="interval end, ISO-8601")
+    parser.add_argument(
+        "--to", dest="end", required=True, metavar="T", help="interval end, ISO-8601 (no zone: UTC)"
+    )
     parser.add_argument(
         "--method",
         choices=("auto", "query", "job"),
         default="auto",
         help="sync details query or async job (auto: by interval length; default auto)",
     )
-    parser.add_argument("--progress-seconds", type=float, default=5.0, metavar="S", help="default 5")
+    parser.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between progress lines on stderr (default 5)",
+    )
     parser.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
 
 

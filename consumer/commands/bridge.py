@@ -1,4 +1,4 @@
-"""``convstream bridge``: publish Genesys messages to Kafka as Avro (SPEC §7).
+"""``convstream bridge``: publish Genesys messages to Kafka as Avro (README "How it works").
 
 Sources: ``--source genesys`` (the live Genesys Cloud Notifications WebSocket with gap backfill from
 the Analytics API and the routing queue directory; see docs/genesys.md), ``--source file FILE…``
@@ -37,59 +37,51 @@ from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import Bridge, BridgeItem
+from consumer.bridge import TICK_ITEMS, Bridge, BridgeItem
 from consumer.bridge_sources import directory_records, file_items, simulator_items
 from consumer.bridge_workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
+from consumer.commands._help import exit_codes
 from consumer.gctuning import tune_gc_for_batches
-from consumer.genesys.runtime import GENESYS_EPILOG, run_genesys_bridge
+from consumer.genesys.runtime import run_genesys_bridge
 from consumer.observability.bridge_metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import Settings, load_settings
-from consumer.simulate import Simulation, SimulationOptions
+from consumer.simulate import Simulation, SimulationOptions, paced
 
-__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
+__all__ = ["DESCRIPTION", "EXAMPLE", "EXIT_CODES", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "bridge"
 HELP = "publish Genesys messages (Genesys Cloud, JSONL files or the simulator) to Kafka as Avro"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Publish Genesys conversation messages to the events topic in Kafka, as Avro, keyed by conversation id.
 
-EPILOG: Final = """\
-settings (environment variables; *_FILE variants read the value from a file):
-  CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS     Kafka bootstrap servers (default 127.0.0.1:19092)
-  CONVSTREAM_KAFKA__CLIENT_ID             client id (default convstream)
-  CONVSTREAM_KAFKA__SECURITY_PROTOCOL     PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
-  CONVSTREAM_KAFKA__SASL_MECHANISM        PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
-  CONVSTREAM_KAFKA__SASL_USERNAME / CONVSTREAM_KAFKA__SASL_PASSWORD
-  CONVSTREAM_KAFKA__SSL_CA_LOCATION / _SSL_CERTIFICATE_LOCATION / _SSL_KEY_LOCATION / _SSL_KEY_PASSWORD
-  CONVSTREAM_KAFKA__EXTRA                 librdkafka passthrough as JSON, e.g. {"message.timeout.ms":"30000"};
-                                          socket.timeout.ms also bounds admin calls (default 10 s)
-  CONVSTREAM_TOPICS__EVENTS               events topic (default genesys.conversation.events)
-  CONVSTREAM_TOPICS__QUEUES               queue directory topic, compacted (default genesys.routing.queues)
-  CONVSTREAM_TOPICS__DLQ                  dead-letter topic (default genesys.conversation.events.dlq)
-  CONVSTREAM_TOPICS__PARTITIONS           partitions of created topics (default 12)
-  CONVSTREAM_TOPICS__REPLICATION_FACTOR   replication factor of created topics (default 1)
-  CONVSTREAM_SCHEMA_REGISTRY__URL         Confluent-compatible registry (default Apicurio ccompat v7)
-  CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_USER / CONVSTREAM_SCHEMA_REGISTRY__BASIC_AUTH_PASSWORD
-  CONVSTREAM_SCHEMA_REGISTRY__TIMEOUT_SECONDS
-  CONVSTREAM_BRIDGE__SOURCE              genesys | file | simulator: default of --source (simulator)
-  CONVSTREAM_BRIDGE__QUEUE_SYNC_SECONDS   genesys: re-sync the queue directory this often (default 900)
-  CONVSTREAM_BRIDGE__COMPRESSION          none | gzip | snappy | lz4 | zstd (default lz4)
-  CONVSTREAM_BRIDGE__LINGER_MS            producer linger.ms (default 20)
-  CONVSTREAM_OBSERVABILITY__LOG_LEVEL     DEBUG | INFO | WARNING | ERROR
-  CONVSTREAM_OBSERVABILITY__LOG_FORMAT    auto | json | human
-  CONVSTREAM_OBSERVABILITY__METRICS_HOST / _METRICS_PORT  /metrics /livez /readyz (0.0.0.0:9410; the
-                                          consumer's default is 9400)
-{genesys}
-The producer always runs with enable.idempotence=true, acks=all and partitioner=murmur2_random
-(Java-compatible co-partitioning by conversation id).
+Where the messages come from (--source):
+  genesys    the live Genesys Cloud notifications, with gaps filled from the Analytics API
+             (see docs/genesys.md)
+  file       JSON Lines files (notifications, EventBridge events or analytics records; '-' is stdin)
+  simulator  the contact-center simulator of `convstream simulate`, with its options below
+--queues FILE also publishes a queue directory (JSON Lines of {"id", "name"}) on the queues topic.
+Missing topics are created and the schemas registered first. Prints progress and a summary on stderr."""
+EXAMPLE = """\
+convstream bridge --source file conversations.jsonl --queues queues.jsonl
+convstream bridge --source simulator --conversations 1000"""
+EXIT_CODES = exit_codes(
+    {
+        0: "every message published (genesys: stopped by SIGTERM or Ctrl-C)",
+        1: "some deliveries to Kafka failed",
+        2: "bad input lines were reported (the good ones were published), or a usage error",
+        3: "invalid configuration, or Genesys refused the OAuth client",
+        4: "Kafka, the schema registry or Genesys could not be reached",
+    }
+)
+NOTES = """\
+The producer always runs idempotent, with acks=all and Java-compatible partitioning by conversation id."""
+SETTINGS = ("bridge", "topics")
+OTHER_SETTINGS = ("kafka", "schema_registry", "genesys", "observability")
 
-exit codes: 0 every line published (genesys: stopped by SIGTERM/SIGINT); 2 bad lines were reported
-(good lines published) or usage error;
-1 deliveries failed; 3 invalid configuration or Genesys refused the OAuth client; 4 Kafka, the schema
-registry or Genesys unreachable.""".replace("{genesys}", GENESYS_EPILOG)
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +91,6 @@ _DEFAULT_ADMIN_TIMEOUT_SECONDS: Final = 10.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--source``, ``FILE…``, ``--queues``, ``--no-create-topics``, ``--progress-seconds`` + simulator."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument(
         "--source",
         choices=("genesys", "file", "simulator"),
@@ -132,9 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="--source simulator only: publish from N processes, each simulating 1/N of the contact center "
-        "(an independent shard with its own seed, agents and queues; see consumer/bridge_workers.py); "
-        "N > 1 uses N cores (default 1)",
+        help="--source simulator: publish from N processes (N cores), each simulating an independent 1/N "
+        "of the contact center (default 1)",
     )
     _add_simulator_arguments(parser)
 
@@ -154,9 +143,16 @@ def _add_simulator_arguments(parser: argparse.ArgumentParser) -> None:
     simulate_command.add_arguments(template)
     group = parser.add_argument_group("simulator (--source simulator; as in `convstream simulate`)")
     for action in template._actions:  # argparse has no public API to copy arguments between parsers
-        if action.dest in _SIM_SKIPPED or not isinstance(action, argparse._StoreAction):
+        if action.dest in _SIM_SKIPPED:
             continue
         options = [_SIM_RENAMED.get(option, option) for option in action.option_strings]
+        if isinstance(action, argparse._StoreTrueAction):  # --realtime
+            group.add_argument(
+                *options, dest=_SIM_PREFIX + action.dest, action="store_true", help=action.help
+            )
+            continue
+        if not isinstance(action, argparse._StoreAction):
+            continue
         extra: dict[str, Any] = {} if action.type is None else {"type": action.type}
         group.add_argument(
             *options,
@@ -187,9 +183,12 @@ def _source(args: argparse.Namespace, settings: Settings) -> str:
     return settings.bridge.source
 
 
-def _items(args: argparse.Namespace, simulation: Simulation | None) -> Iterator[BridgeItem]:
+def _items(
+    args: argparse.Namespace, simulation: Simulation | None, stop: threading.Event
+) -> Iterator[BridgeItem]:
     if simulation is not None:
-        return simulator_items(simulation)
+        # Real time: each message when the wall clock reaches it; SIGTERM (stop) ends the wait at once.
+        return simulator_items(paced(simulation, stop) if simulation.options.realtime else simulation)
     return file_items(args.files)
 
 
@@ -213,6 +212,8 @@ def _check_usage(args: argparse.Namespace, source: str) -> str | None:
         return f"--workers must be at least 1 (got {args.workers})"
     if args.workers > 1 and source != "simulator":
         return f"--workers {args.workers} needs --source simulator (the {source} source is one stream)"
+    if args.workers > 1 and args.sim_realtime:
+        return "--realtime runs one simulator at wall-clock pace: use --workers 1"
     for path in [*(p for p in args.files if p != "-"), *([args.queues] if args.queues else [])]:
         try:
             with open(path, "rb"):
@@ -304,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
     tune_gc_for_batches()
     # Entries kept: the bridge normalizes each participant version once, as it changes (faster).
     simulation = Simulation(options, keep_entries=True) if options is not None else None
+    if options is not None and options.realtime:
+        log.info("simulator in real time", extra={"seed": options.seed, "start_ms": options.start_ms})
     # Step 4. Publish.
     producer = KafkaProducerAdapter(settings.kafka, settings.bridge)
     bridge = Bridge(
@@ -312,6 +315,7 @@ def run(args: argparse.Namespace) -> int:
         event_schema_id=event_schema_id,
         encode_event=encode_event,
         progress_seconds=args.progress_seconds,
+        tick_items=1 if options is not None and options.realtime else TICK_ITEMS,
     )
     registry = CollectorRegistry()
     BridgeCollector(bridge, source).register(registry)
@@ -330,5 +334,5 @@ def run(args: argparse.Namespace) -> int:
         )
         bridge.publish_queues(settings.topics.queues, queue_schema_id, encode_queue, records)
         # Step 5. The summary is reported by the bridge; bad lines decide the exit code.
-        summary = bridge.run(_items(args, simulation))
+        summary = bridge.run(_items(args, simulation, bridge.stop_event))
     return summary.exit_code

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from consumer.adapters.kafka import KafkaAdmin
 from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry
+from consumer.commands._help import exit_codes
 from consumer.errors import ConvstreamError, TransientError
 from consumer.observability.logging import redact
 from consumer.settings import Settings, load_settings
@@ -18,10 +19,16 @@ __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "check"
 HELP = "check that Kafka, the schema registry and Postgres answer with the current settings"
-DESCRIPTION = (
-    HELP + ". Prints one line per dependency; exit 0 when all answer, 4 when one is unreachable, "
-    "1 on another error (e.g. authentication), 3 when the configuration itself is invalid."
+DESCRIPTION = """\
+Check that Kafka, the schema registry and PostgreSQL answer with the current settings, e.g. after
+changing them or before starting a deployment. Prints one line per dependency."""
+EXAMPLE = """\
+convstream check
+convstream check --only postgres --timeout 3"""
+EXIT_CODES = exit_codes(
+    {0: "every dependency answers", 1: "an error other than unreachable (e.g. authentication)"}, 3, 4
 )
+SETTINGS = ("kafka", "schema_registry", "postgres")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

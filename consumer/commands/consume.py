@@ -1,4 +1,4 @@
-"""``convstream consume [--until-end] [--group-id G]``: Kafka -> conversation table (SPEC §6).
+"""``convstream consume [--until-end] [--group-id G]``: Kafka -> conversation table (README "How it works").
 
 Steps (SIGTERM/SIGINT are handled from the very start: during steps 1-3 a signal abandons the start-up,
 closing what was opened, and exits 0 without printing totals):
@@ -27,7 +27,7 @@ import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any, Final
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -37,6 +37,7 @@ from consumer.adapters.postgres import PostgresStore
 from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
 from consumer.codec.avro import warm_up_decoder
 from consumer.codec.fastread import C_AVAILABLE
+from consumer.commands._help import exit_codes
 from consumer.dlq import DeadLetterQueue
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.gctuning import tune_gc_for_batches
@@ -53,7 +54,8 @@ from consumer.settings import BridgeSettings, Settings, load_settings
 
 __all__ = [
     "DESCRIPTION",
-    "EPILOG",
+    "EXAMPLE",
+    "EXIT_CODES",
     "HELP",
     "NAME",
     "add_arguments",
@@ -64,30 +66,35 @@ __all__ = [
 
 NAME = "consume"
 HELP = "consume the events topic into the conversation table (exactly-once effects)"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Read the events topic (and the queue directory topic) from Kafka and keep one row per conversation in
+the PostgreSQL conversation table up to date, each event applied exactly once. Records that cannot be
+processed go to the dead-letter topic; the others keep flowing. Runs until SIGTERM or Ctrl-C (it
+finishes the batch in flight first), or with --until-end until it has caught up with the topic's end at
+start. Serves /metrics, /livez and /readyz; prints the totals as one JSON line on stdout at the end."""
+EXAMPLE = """\
+convstream consume
+convstream consume --until-end --group-id catch-up"""
+EXIT_CODES = exit_codes(
+    {
+        0: "stopped by SIGTERM or Ctrl-C, or (--until-end) caught up",
+        4: "Kafka, the schema registry or PostgreSQL could not be reached at start",
+    },
+    1,
+    3,
+    5,
+)
+NOTES = """\
+Memory and throughput tuning: README, "Consuming fast"."""
+SETTINGS = ("consumer", "observability")
+OTHER_SETTINGS = ("kafka", "schema_registry", "postgres", "topics")
 
-EPILOG: Final = """\
-settings (environment variables; *_FILE variants read the value from a file):
-  CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS, CONVSTREAM_KAFKA__EXTRA (librdkafka passthrough JSON), SASL/SSL …
-  CONVSTREAM_TOPICS__EVENTS / __QUEUES / __DLQ
-  CONVSTREAM_SCHEMA_REGISTRY__URL
-  CONVSTREAM_POSTGRES__DSN, CONVSTREAM_POSTGRES__TABLE
-  CONVSTREAM_CONSUMER__GROUP_ID (default convstream), CONVSTREAM_CONSUMER__GROUP_INSTANCE_ID (static
-    membership, e.g. the pod name), CONVSTREAM_CONSUMER__BATCH_MAX_EVENTS / __BATCH_MAX_BYTES /
-    __BATCH_MAX_MS, __AUTO_OFFSET_RESET, __WEDGE_TIMEOUT_SECONDS, __RETRY_INITIAL_SECONDS,
-    __RETRY_MAX_SECONDS, __SHUTDOWN_GRACE_SECONDS
-  CONVSTREAM_OBSERVABILITY__METRICS_HOST / __METRICS_PORT (0: any free port), __LOG_LEVEL, __LOG_FORMAT
-
-exit codes: 0 stopped by SIGTERM/SIGINT or end offsets reached; 1 failure; 3 invalid configuration;
-4 Kafka, the schema registry or PostgreSQL unreachable at start; 5 wedged (no progress while lag > 0)."""
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--until-end``, ``--group-id``."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument(
         "--until-end",
         action="store_true",

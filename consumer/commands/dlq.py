@@ -16,6 +16,7 @@ import json
 
 from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.kafka_consumer import KafkaConsumerAdapter
+from consumer.commands._help import exit_codes
 from consumer.dlq_replay import ReplayTarget, replay
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import load_settings
@@ -24,13 +25,30 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "dlq"
 HELP = "dead-letter topic tools: `dlq replay` re-publishes dead letters to their original topic"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Work with the dead-letter topic, where the consumer puts records it could not process.
+
+replay    read the dead letters (up to the topic's end at start, with a consumer group of its own) and
+          publish each one's original key and value again to the topic it came from: run it after the
+          cause was fixed (e.g. a schema registered or a fold bug fixed). Prints the counts as JSON."""
+EXAMPLE = """\
+convstream dlq replay --dry-run
+convstream dlq replay --limit 100"""
+EXIT_CODES = exit_codes({0: "done", 1: "some deliveries failed"}, 2, 3, 4)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("kafka", "topics", "consumer")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``replay`` with ``--from-beginning``, ``--limit N``, ``--dry-run``, ``--group-id G``."""
     sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
-    rep = sub.add_parser("replay", help="re-publish dead letters (original key and value) to their topic")
+    rep = sub.add_parser(
+        "replay",
+        help="re-publish dead letters (original key and value) to their topic",
+        description=DESCRIPTION,
+        epilog=parser.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rep.add_argument(
         "--from-beginning", action="store_true", help="start at the beginning, not the replay group's offsets"
     )

@@ -1,4 +1,4 @@
-"""``convstream fold FILE…``: run the fold offline over JSON Lines files and print the rows (SPEC §11).
+"""``convstream fold FILE…``: run the fold offline over JSON Lines files and print the rows.
 
 No Kafka, no Postgres, no settings: the files are read in the bridge's file formats
 (:mod:`consumer.genesys.jsonl`: Notifications envelopes, EventBridge events, analytics records, auto-
@@ -28,18 +28,31 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any, Final
 
+from consumer.commands._help import exit_codes
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
 from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
+from consumer.genesys.text import repair_text
 from consumer.genesys.times import format_iso_ms
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "ROW_KEYS", "add_arguments", "row_to_json", "run"]
 
 NAME = "fold"
 HELP = "run the fold offline over JSONL files of Genesys messages and print one row per conversation"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Run the fold (what the consumer does to each conversation) offline over JSON Lines files of Genesys
+messages and print the resulting rows, one JSON object per conversation, sorted by conversation id.
+Reads the bridge's file formats (notifications, EventBridge events, analytics records; '-' is stdin).
+No Kafka, no database, no settings. Bad lines are reported on stderr as file:line: reason and skipped;
+--trace prints the status after every event instead of the final rows."""
+EXAMPLE = """\
+convstream simulate --conversations 50 --out events.jsonl --queues-out queues.jsonl
+convstream fold events.jsonl --queues queues.jsonl"""
+EXIT_CODES = exit_codes(
+    {0: "every line folded", 2: "bad lines or unreadable files were reported (the rest was folded)"}, 1
+)
 
-#: The printed row's keys, in order (SPEC §11).
+#: The printed row's keys, in order (the conversation table's columns).
 ROW_KEYS: Final = (
     "conversation_id", "calculated_status", "status_changed_at", "last_queue_id", "last_queue_name",
     "conversation_start", "conversation_end", "originating_direction", "original_media_type",
@@ -105,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
                     print(outcome.message, file=sys.stderr)
                     bad |= isinstance(outcome, LineBad)
                 elif isinstance(outcome, LineEvents):
+                    for message in outcome.messages:  # records left out of an analytics page
+                        print(message, file=sys.stderr)
+                    bad |= bool(outcome.rejected)
                     # Step 2. Fold, and trace.
                     _fold_line(outcome, number, states, queue_names, trace=args.trace)
     # Step 4. Final rows.
@@ -178,5 +194,5 @@ def _load_queues(path: str, into: dict[str, str]) -> bool:
                 print(f"{name}:{number}: bad queue entry: {exc}", file=sys.stderr)
                 ok = False
                 continue
-            into[queue_id] = queue_name
+            into[queue_id] = repair_text(queue_name)  # a lone surrogate could not be printed
     return ok

@@ -1,4 +1,4 @@
-"""``convstream migrate [--dry-run]``: create or upgrade the PostgreSQL schema (SPEC §5).
+"""``convstream migrate [--dry-run]``: create or upgrade the PostgreSQL schema (the files in consumer/sql/).
 
 Steps:
 
@@ -12,36 +12,38 @@ Steps:
 from __future__ import annotations
 
 import argparse
-from typing import Final
 
+from consumer.commands._help import exit_codes
 from consumer.observability.logging import register_secret
 from consumer.ops.migrate import migrate
 from consumer.settings import load_settings
 
-__all__ = ["DESCRIPTION", "EPILOG", "HELP", "NAME", "add_arguments", "run"]
+__all__ = ["DESCRIPTION", "EXAMPLE", "EXIT_CODES", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "migrate"
 HELP = "create or upgrade the PostgreSQL tables (idempotent, safe to run concurrently)"
-DESCRIPTION = __doc__
-
-EPILOG: Final = """\
-settings (environment variables; *_FILE variants read the value from a file):
-  CONVSTREAM_POSTGRES__MIGRATION_DSN   DSN of the role that may run DDL (default: CONVSTREAM_POSTGRES__DSN)
-  CONVSTREAM_POSTGRES__DSN             runtime DSN (default postgresql://postgres@127.0.0.1:15432/convstream)
-  CONVSTREAM_POSTGRES__TABLE           conversation table name (default conversation)
-
-The migration creates the NOLOGIN role convstream_runtime (SELECT/INSERT/UPDATE, no DDL); grant it to the
-login role of CONVSTREAM_POSTGRES__DSN, e.g.
-  CREATE ROLE convstream_app LOGIN PASSWORD '…' IN ROLE convstream_runtime;
-
-exit codes: 0 up to date; 1 an applied migration was changed or a migration failed; 3 invalid
-configuration; 4 PostgreSQL unreachable."""
+DESCRIPTION = """\
+Create or upgrade the PostgreSQL tables convstream needs. Safe to run again and from several places at
+once; refuses when an already applied migration was changed. Prints one line per applied (or, with
+--dry-run, pending) migration and a summary. Connects with CONVSTREAM_POSTGRES__MIGRATION_DSN (a role
+that may create tables), else CONVSTREAM_POSTGRES__DSN."""
+EXAMPLE = """\
+convstream migrate --dry-run
+convstream migrate"""
+EXIT_CODES = exit_codes(
+    {0: "the database is up to date", 1: "an applied migration was changed, or a migration failed"},
+    3,
+    4,
+)
+NOTES = """\
+The migration creates the role convstream_runtime (read and write rows, no DDL, no login); grant it to
+the login role of CONVSTREAM_POSTGRES__DSN, e.g.
+  CREATE ROLE convstream_app LOGIN PASSWORD '…' IN ROLE convstream_runtime;"""
+SETTINGS = ("postgres",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--dry-run``."""
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument(
         "--dry-run",
         action="store_true",

@@ -1,4 +1,4 @@
-"""``convstream rebuild``: rebuild the conversation table from the whole topic, then swap it in (SPEC §8).
+"""``convstream rebuild``: rebuild the conversation table from the whole topic, then swap it in.
 
 Consumes the events and queues topics from the earliest offset into ``<table>_rebuild_<ts>`` (created
 from the migration template) as group ``<group>.rebuild.<ts>``, while the live consumers keep running;
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.rebuild import Progress, rebuild, rollback
 from consumer.settings import load_settings
@@ -23,7 +24,18 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "rebuild"
 HELP = "rebuild the conversation table from the earliest offset into a shadow table, then swap it in"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Rebuild the conversation table from the whole events topic into a new (shadow) table next to the live
+one, then swap it in at once; the running consumers go on with the new table without a restart. This
+is how a changed fold reaches all of history. --compare N shows the differences of N sampled rows
+first; --keep-old keeps the previous table so that --rollback can swap it back. Needs a role that may
+create tables (CONVSTREAM_POSTGRES__MIGRATION_DSN). Recipes: docs/reprocessing.md."""
+EXAMPLE = """\
+convstream rebuild --compare 100 --keep-old
+convstream rebuild --rollback"""
+EXIT_CODES = exit_codes({0: "rebuilt and swapped (or built, or rolled back)"}, 1, 2, 3, 4)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("postgres", "kafka", "schema_registry", "topics", "consumer")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

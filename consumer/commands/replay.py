@@ -1,4 +1,4 @@
-"""``convstream replay``: reset a group's offsets to reprocess events (SPEC §8).
+"""``convstream replay``: reset a group's offsets to reprocess events (docs/reprocessing.md).
 
 Dry run by default: prints per partition the offset stored in Postgres, the target, the end offset
 and the events to reprocess. ``--execute`` writes the targets to ``consumer_offset`` (the source of
@@ -20,6 +20,7 @@ from typing import Final
 
 from consumer.adapters.kafka_groups import KafkaGroupAdmin
 from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.replay import (
     ReplayRefusedError,
@@ -37,7 +38,23 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "replay"
 HELP = "reset the consumer group's offsets to reprocess events (dry run unless --execute)"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Move the consumer group's offsets back (or forward) so that events are processed again, e.g. after a
+fold fix. A dry run by default: prints, per partition, the stored offset, the target, the end offset
+and how many events would be reprocessed. --execute applies the targets; it refuses while consumers of
+the group are running, unless --coordinate, which makes the running consumers move to the new offsets
+without a restart. Recipes: docs/reprocessing.md."""
+EXAMPLE = """\
+convstream replay --to-datetime 2025-01-01T00:00:00Z
+convstream replay --to-datetime 2025-01-01T00:00:00Z --execute --coordinate"""
+EXIT_CODES = exit_codes(
+    {0: "the plan was printed (and, with --execute, applied)", 1: "refused (running consumers) or failed"},
+    2,
+    3,
+    4,
+)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("kafka", "postgres", "topics", "consumer")
 
 _EXIT_REFUSED: Final = 1
 _EXIT_USAGE: Final = 2

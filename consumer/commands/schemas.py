@@ -7,6 +7,7 @@ from pathlib import Path
 
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE
+from consumer.commands._help import exit_codes
 from consumer.ops.schemas import CheckReport, check_local, check_registry, default_schema_dir, register
 from consumer.settings import Settings, load_settings
 
@@ -15,19 +16,25 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 NAME = "schemas"
 HELP = "check schema compatibility with released history, or register the schemas"
 DESCRIPTION = """\
+Keep the Avro schemas of the topics compatible, so that old records stay readable.
+
 check     prove schemas/*.avsc are BACKWARD_TRANSITIVE compatible with every version in schemas/history/
           (locally: static rules + sample records written with the old and read with the new schema);
           with --registry also ask the schema registry (CONVSTREAM_SCHEMA_REGISTRY__URL).
 register  register the current schemas under <topic>-value subjects (CONVSTREAM_TOPICS__EVENTS,
-          CONVSTREAM_TOPICS__QUEUES) and set their compatibility to BACKWARD_TRANSITIVE; prints the ids.
-
-Exit codes: 0 compatible / registered, 1 incompatible, 3 bad configuration, 4 registry unreachable."""
+          CONVSTREAM_TOPICS__QUEUES) and set their compatibility to BACKWARD_TRANSITIVE; prints the ids."""
+EXAMPLE = """\
+convstream schemas check --registry
+convstream schemas register"""
+EXIT_CODES = exit_codes({0: "compatible, or registered", 1: "incompatible, or another failure"}, 2, 3, 4)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("schema_registry", "topics")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``check [--registry] [--schemas-dir D] [--history-dir D]`` and ``register [--schemas-dir D]``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("action", choices=("check", "register"))
+    parser.add_argument("action", choices=("check", "register"), help="what to do (see above)")
     parser.add_argument(
         "--schemas-dir",
         type=Path,

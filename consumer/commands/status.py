@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from consumer.adapters.postgres import PostgresStore
+from consumer.commands._help import exit_codes
 from consumer.known import parse
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import load_settings
@@ -23,7 +24,16 @@ __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "iso", "jsonable", "r
 
 NAME = "status"
 HELP = "show one conversation's row and state, or counts by status, last queue and logic version"
-DESCRIPTION = __doc__
+DESCRIPTION = """\
+Show what the conversation table holds. With a conversation id: one JSON object with the row's columns
+(times in UTC) and the conversation's folded state. Without: counts of conversations by status, by last
+queue and by logic version."""
+EXAMPLE = """\
+convstream status
+convstream status 6a1e3c52-0b7e-4f4e-9d1a-2f3c4b5d6e7f"""
+EXIT_CODES = exit_codes({0: "shown", 1: "the conversation is not in the table, or another failure"}, 3, 4)
+SETTINGS: tuple[str, ...] = ()
+OTHER_SETTINGS = ("postgres",)
 
 _EXIT_NOT_FOUND: Final = 1
 

@@ -14,7 +14,7 @@ Conventions (normalization guarantees them; the fold relies on them):
   ``acd_outcome`` lowercase (``answered``, ``abandon``, ``flow_out``).
 - ``event_id`` is the lowercase hex SHA-256 of ``topic_name + "\\n" + canonical JSON of eventBody``
   (sorted keys, no whitespace), so one Genesys message delivered twice has one id.
-- ``event_time`` is computed once by the bridge and never recomputed downstream (SPEC §3).
+- ``event_time`` is computed once by the bridge and never recomputed downstream (README "How it works").
 
 Pure module: dataclasses only, no I/O.
 """
@@ -155,5 +155,5 @@ class ConversationEvent:
 
     @property
     def order_key(self) -> tuple[int, str]:
-        """The merge order of SPEC §4.2: a field takes a value only from an event whose key is >=."""
+        """The merge order: a field takes a value only from an event whose key is >=."""
         return (self.event_time, self.event_id)

@@ -1,4 +1,4 @@
-"""The fold: ``fold(state | None, event) -> state``, pure and deterministic (SPEC §4).
+"""The fold: ``fold(state | None, event) -> state``, pure and deterministic (README "How it works").
 
 Guarantees (property-tested in ``tests/unit/domain``):
 
@@ -277,7 +277,7 @@ def fold_all(events: Iterable[ConversationEvent]) -> dict[str, ConversationState
 def with_error(
     state: ConversationState | None, conversation_id: str, message: str, at: int
 ) -> ConversationState:
-    """Record the last processing error that concerned this conversation (SPEC §4.5).
+    """Record the last processing error that concerned this conversation (consumer/domain/row.py).
 
     An error older than the one recorded is ignored, so recording errors is order-insensitive too.
     """

@@ -1,4 +1,4 @@
-"""Merging one event's view of participants into the folded state (SPEC §4.2; the records half of the fold).
+"""Merging one event's view of participants into the folded state (the records half of the fold).
 
 Guarantees (the fold's, property-tested in ``tests/unit/domain``): every field is a last-writer-wins
 register on effective keys (see :mod:`consumer.domain.state` for ``rkey``); terminal communication

@@ -1,4 +1,4 @@
-"""SPEC §4.4: the last queue of a conversation, from its merged records only.
+"""The last-queue rule: the last queue of a conversation, from its merged records only.
 
 Among non-monitor ``acd`` participants with a queue id: if any is active, the active one with the latest
 connected time (ties: participant id); otherwise the one with the latest end time (ties: latest

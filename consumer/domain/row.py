@@ -1,4 +1,4 @@
-"""SPEC §4.5/§5: the ``conversation`` table row derived from a folded state.
+"""The derived columns: the ``conversation`` table row (consumer/sql/) derived from a folded state.
 
 Every column is a function of the merged state (and of the queue directory for the queue name), so it
 is as order-insensitive as the state; ``status_changed_at`` is copied from the state.
@@ -36,7 +36,7 @@ _LATE = 1 << 62  # sorts unknown times after every real epoch-ms value
 
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
-    """Exactly the columns of the ``conversation`` table (SPEC §5), in domain types (epoch ms)."""
+    """Exactly the columns of the ``conversation`` table (consumer/sql/), in domain types (epoch ms)."""
 
     conversation_id: str
     conversation_start: int | None

@@ -1,7 +1,7 @@
 """The folded state of one conversation: merged records, each field with the order key it was set from.
 
 Every mergeable value is a last-writer-wins register: the value plus the order key ``(event_time,
-event_id)`` of the event it came from (SPEC §4.2). A record keeps its values and keys in two parallel
+event_id)`` of the event it came from (the merge rules). A record keeps its values and keys in two parallel
 tuples (``values[i]`` was set from the event whose key is the *effective key* of field ``i``), because
 tuples are cheap to copy and compare, which keeps the fold fast. The named properties are the read API;
 the ``*_FIELDS`` tuples name the positions.
@@ -50,11 +50,11 @@ __all__ = [
     "new_participant",
 ]
 
-#: Bump whenever a change to the fold would change any output for existing events (SPEC §4.1).
+#: Bump whenever a change to the fold would change any output for existing events.
 LOGIC_VERSION: Final = 1
 
 OrderKey = tuple[int, str]
-"""``(event_time, event_id)``: the merge order of SPEC §4.2."""
+"""``(event_time, event_id)``: the merge order (consumer/domain/merge.py)."""
 
 #: Communication states after which a communication never becomes active again.
 TERMINAL_STATES: Final = frozenset({"disconnected", "terminated"})
@@ -123,7 +123,7 @@ class CommunicationState:
     ``keys`` are relative to the owning participant's ``rkey`` (module docstring). ``terminal`` is set
     once any event reported the communication ``disconnected`` or ``terminated`` (``terminated`` wins, so
     the value does not depend on order); from then on it is never active again, whatever later events
-    say (SPEC §4.2 "terminal is sticky").
+    say (terminal is sticky: consumer/domain/merge.py).
     """
 
     id: str
@@ -259,7 +259,7 @@ class ParticipantState:
 
 @dataclass(frozen=True, slots=True)
 class ConversationState:
-    """Everything the fold knows about one conversation (SPEC §4.1).
+    """Everything the fold knows about one conversation.
 
     Attributes:
         conversation_id: The conversation.
@@ -273,9 +273,9 @@ class ConversationState:
             arrives before its participant is neither lost nor turned into a ghost participant.
         first_event_at: Smallest event time folded (epoch ms).
         last_event_at: Greatest event time folded (epoch ms).
-        calculated_status: SPEC §4.3 status of the merged records; None until a participant is seen.
+        calculated_status: the decision-table status of the merged records; None until a participant is seen.
         status_changed_at: Event time of the event at which processing saw the status change.
-        error_message: The last processing error that concerned this conversation (SPEC §4.5).
+        error_message: The last processing error that concerned this conversation (consumer/domain/row.py).
         error_at: When that error happened (epoch ms).
         logic_version: :data:`LOGIC_VERSION` of the fold that produced this state.
     """

@@ -1,9 +1,9 @@
-"""SPEC §4.3: the calculated status of a conversation, from its merged records only.
+"""The status decision table: the calculated status of a conversation, from its merged records only.
 
 The status is a function of the merged participants and the ``answered`` facts, never of the order in
 which events arrived: that is what lets the fold be order-insensitive.
 
-Definitions (SPEC §4.3): monitor/coach/barge participants (monitored/coached/barged participant id set)
+Definitions: monitor/coach/barge participants (monitored/coached/barged participant id set)
 are ignored. *Agent* = purpose ``agent`` or ``user``; *flow* = ``ivr``, ``workflow``, ``botflow``,
 ``voicesurveyflow``. An *active communication* has a known state other than ``disconnected``/
 ``terminated`` (terminal is sticky) and belongs to a participant without an end time; an *active
@@ -108,7 +108,7 @@ def _participant_rank(p: ParticipantState, answered: Mapping[str, OrderKey]) -> 
 def calculated_status(
     participants: Mapping[str, ParticipantState], answered: Mapping[str, OrderKey]
 ) -> str | None:
-    """The SPEC §4.3 status (first matching rule wins).
+    """The calculated status by the decision table (first matching rule wins).
 
     Returns:
         One of :data:`STATUSES`, or None when no participant has been seen.

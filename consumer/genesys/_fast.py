@@ -35,7 +35,7 @@ from consumer.domain.events import (
 )
 from consumer.genesys.enums import MEDIA_ARRAYS, normalize_disconnect_type, normalize_media_type
 from consumer.genesys.snapshots import participant_observed_time
-from consumer.genesys.times import parse_time
+from consumer.genesys.times import INT64_MAX, INT64_MIN, parse_time
 
 __all__ = [
     "CANONICAL_OPTIONS",
@@ -111,7 +111,7 @@ def _flag(value: Any) -> bool | None:
 
 
 def _integer(value: Any) -> int | None:
-    if value is None or type(value) is int:
+    if value is None or (type(value) is int and INT64_MIN <= value <= INT64_MAX):
         return value
     raise Irregular
 
@@ -219,6 +219,8 @@ def _communication(c: Any, media_type: str) -> Communication:
             values[slot[0]] = slot[1](value)
         elif key == "afterCallWork":
             values[14], values[15], values[16] = _acw_state(value), _acw_start(value), _acw_end(value)
+        elif "_" in key:
+            raise Irregular  # perhaps the SDK's snake_case to_json() form: the checked path rejects it
     return _new_communication(*values)  # type: ignore[no-any-return]
 
 
@@ -302,6 +304,8 @@ def participant_from_dict(p: Any) -> Participant:
         media_type = MEDIA_ARRAYS.get(key.lower())
         if media_type is not None:
             comm_wrapup = _media_array(value, media_type, communications) or comm_wrapup
+        elif "_" in key:
+            raise Irregular  # perhaps the SDK's snake_case to_json() form: the checked path rejects it
     code, notes, duration = _wrapup(get("wrapup"))
     if code is None:
         code, notes, duration = comm_wrapup
@@ -348,7 +352,7 @@ CANONICAL_OPTIONS: Final = orjson.OPT_SORT_KEYS | _KEY_OPTIONS
 FLOAT_FRACTION: Final = re.compile(rb"\.[0-9]+[,}\]e]")
 FLOAT_EXPONENT: Final = re.compile(rb"e[-+][0-9]+[,}\]]")
 
-#: A cached participant: the Participant, its latest observed time (SPEC §3), and its canonical JSON
+#: A cached participant: the Participant, its latest observed time (event-time rule), and its canonical JSON
 #: (sorted keys) when that is provably ``json``'s too (no float, no ``null``), else None.
 ParticipantEntry = tuple[Participant, int | None, bytes | None]
 #: Participant JSON text (orjson, key order kept) -> entry. Content-keyed, never by identity: a dict may be

@@ -10,13 +10,28 @@ Pure module: no I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from consumer.errors import NormalizeError
-from consumer.genesys.times import parse_time
+from consumer.genesys.times import INT64_MAX, INT64_MIN, parse_time
 
-__all__ = ["Fields"]
+__all__ = ["Fields", "snake_case_keys"]
+
+#: A snake_case key (``connected_time``): the SDK's ``to_json()``/``to_dict()`` form. The wire form, which
+#: Genesys sends and ``ApiClient().sanitize_for_serialization()`` writes, is camelCase and has no ``_``.
+_SNAKE_CASE: Final = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+
+
+def snake_case_keys(data: Mapping[str, Any]) -> list[str]:
+    """The keys of ``data`` in snake_case (see :data:`_SNAKE_CASE`)."""
+    return [key for key in data if type(key) is str and "_" in key and _SNAKE_CASE.match(key)]
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class Fields:
@@ -33,6 +48,17 @@ class Fields:
     def at(self, key: str) -> str:
         """The JSON path of ``key`` in this object."""
         return f"{self.path}.{key}"
+
+    def reject_snake_case(self) -> None:
+        """Raise when this object has snake_case keys: the SDK's ``to_json()`` form, whose fields would
+        otherwise be read as absent and their data silently lost."""
+        keys = snake_case_keys(self.data)
+        if keys:
+            raise NormalizeError(
+                f"{self.at(keys[0])}: snake_case field names ({', '.join(keys[:3])}) are the Genesys SDK's "
+                f"to_json() form, not the wire form: serialize with ApiClient().sanitize_for_serialization() "
+                f"(camelCase, e.g. {_camel(keys[0])!r})"
+            )
 
     def has(self, key: str) -> bool:
         """Whether ``key`` is present with a non-null value."""
@@ -72,9 +98,11 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise NormalizeError(f"{self.at(key)}: expected an integer, got {_kind(value)}")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise NormalizeError(f"{self.at(key)}: integer out of range (64 bits): {value}")
         return value
 
     def number(self, key: str) -> float | None:
@@ -84,7 +112,10 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise NormalizeError(f"{self.at(key)}: expected a number, got {_kind(value)}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise NormalizeError(f"{self.at(key)}: number out of range: {value}") from None
 
     def time(self, key: str) -> int | None:
         """A time field (ISO-8601 string or epoch ms) as epoch milliseconds."""

@@ -139,17 +139,17 @@ class GenesysClient:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET -> decoded JSON body."""
-        return self.request("GET", path, params=params).json()
+        return _decoded(self.request("GET", path, params=params), path)
 
     def post_json(self, path: str, body: Any, params: Mapping[str, Any] | None = None) -> Any:
         """POST a JSON body -> decoded JSON body (None for an empty body)."""
         response = self.request("POST", path, params=params, json=body)
-        return response.json() if response.content else None
+        return _decoded(response, path) if response.content else None
 
     def put_json(self, path: str, body: Any, params: Mapping[str, Any] | None = None) -> Any:
         """PUT a JSON body -> decoded JSON body (None for an empty body)."""
         response = self.request("PUT", path, params=params, json=body)
-        return response.json() if response.content else None
+        return _decoded(response, path) if response.content else None
 
     def entities(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100
@@ -169,3 +169,16 @@ class GenesysClient:
 def _snippet(response: httpx.Response) -> str:
     text = response.text.strip().replace("\n", " ")
     return text[:200]
+
+
+def _decoded(response: httpx.Response, path: str) -> Any:
+    """The JSON body; a body that is not JSON (truncated, or nested past the parser's limit) is
+    :class:`~consumer.errors.GenesysUnavailableError`: retried like a failed request, never a crash. (Lone
+    surrogate escapes decode; normalization repairs them.)"""
+    try:
+        return response.json()
+    except (ValueError, RecursionError) as exc:
+        raise GenesysUnavailableError(
+            f"Genesys answered {path} with a body that is not JSON: {type(exc).__name__}",
+            status=response.status_code,
+        ) from exc

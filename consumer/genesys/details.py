@@ -34,6 +34,7 @@ DETAIL_KINDS: Final = frozenset(
 
 def detail_event(kind: str, body: Fields) -> DetailEvent:
     """One detail-event ``eventBody`` -> :class:`DetailEvent` (enum values normalized)."""
+    body.reject_snake_case()
     outcome = body.lower("acdOutcome")
     flow_type = body.lower("flowType")
     return DetailEvent(

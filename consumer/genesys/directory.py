@@ -1,4 +1,4 @@
-"""The routing queue directory: ``GET /api/v2/routing/queues`` (paged) -> ``Queue`` records (SPEC §7.3).
+"""The routing queue directory: ``GET /api/v2/routing/queues`` (paged) -> ``Queue`` records (docs/genesys.md).
 
 :meth:`QueueDirectory.sync` reads every queue and returns only what changed since the previous sync
 (new queues, renamed or moved queues, and queues that disappeared, marked ``deleted``), so the
@@ -15,6 +15,7 @@ from typing import Any
 
 from consumer.codec.avro import QueueRecord
 from consumer.genesys.client import GenesysClient
+from consumer.genesys.text import repair_text
 
 __all__ = ["QUEUES_PATH", "QueueDirectory"]
 
@@ -69,7 +70,8 @@ class QueueDirectory:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # A lone surrogate (legal JSON) could be neither Avro-encoded nor stored: repaired to U+FFFD.
+    return repair_text(value) if isinstance(value, str) else None
 
 
 def _division(entity: dict[str, Any]) -> str | None:

@@ -11,7 +11,7 @@ participant dicts again. Measured on the simulator's default mix: ~15 µs less p
 Guarantees (tested on every snapshot of several simulations in ``tests/unit/genesys/test_entries.py``):
 
 - :func:`participant_entry` ``(p)`` is exactly what normalization derives from the participant dict
-  ``p``: the :class:`~consumer.domain.events.Participant` and its latest observed time (SPEC §3). The
+  ``p``: the :class:`~consumer.domain.events.Participant` and its latest observed time (event-time rule). The
   third member, the participant's canonical JSON, is ``None`` here: the event id is then computed from
   the whole body at once (one serialization per snapshot costs less than one per participant version).
 - It returns ``None`` when ``p`` is not the plain, well-typed common case; the caller then passes no

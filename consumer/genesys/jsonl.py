@@ -1,11 +1,11 @@
 """JSON Lines input (the bridge's file and EventBridge sources, ``convstream fold``): lines -> outcomes.
 
-Each line is auto-detected (SPEC §7.2): a Notifications envelope, an EventBridge event, or an
+Each line is auto-detected (docs/genesys.md): a Notifications envelope, an EventBridge event, or an
 analytics conversation record (see :func:`~consumer.genesys.normalize.normalize_message`). A line may
 carry a top-level ``receivedAt`` (ISO-8601 or epoch ms); it is removed before normalizing, so it never
 changes an event id.
 
-The file clock (SPEC §3) gives each line its ``received_at``, in this order of precedence:
+The file clock gives each line its ``received_at``, in this order of precedence:
 
 1. EventBridge ``detail.timestamp``;
 2. the line's ``receivedAt``;
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from consumer.domain.events import ConversationEvent, Source
 from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.normalize import Ignored, normalize_message
-from consumer.genesys.times import parse_time
+from consumer.genesys.times import MAX_TIME_MS, parse_time
 
 __all__ = [
     "FileClock",
@@ -53,7 +53,9 @@ class FileClock:
         """``explicit`` if given, else the latest time seen + 1 ms (0 before anything was seen)."""
         if explicit is not None:
             return explicit
-        return 0 if self.latest is None else self.latest + 1
+        # Clamped to the last representable time: a receivedAt of 9999-12-31T23:59:59.999Z must not make
+        # the next line's time unrepresentable.
+        return 0 if self.latest is None else min(self.latest + 1, MAX_TIME_MS)
 
     def observe(self, moment: int) -> None:
         """Record an event or receive time; the clock never goes back."""
@@ -63,11 +65,21 @@ class FileClock:
 
 @dataclass(frozen=True, slots=True)
 class LineEvents:
-    """A line that produced domain events (normally exactly one)."""
+    """A line that produced domain events (normally exactly one).
+
+    ``rejected``: reasons for records of an analytics details page that were left out (the line's other
+    records are in ``events``); report them like bad lines (:attr:`messages`).
+    """
 
     source_name: str
     line: int
     events: tuple[ConversationEvent, ...]
+    rejected: tuple[str, ...] = ()
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """``file:line: reason`` of each rejected record."""
+        return tuple(f"{self.source_name}:{self.line}: {reason}" for reason in self.rejected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,4 +172,4 @@ def _read_line(text: str, number: int, source_name: str, clock: FileClock, sourc
         return LineIgnored(source_name, number, result.reason)
     for event in result.events:
         clock.observe(max(event.event_time, event.received_at))
-    return LineEvents(source_name, number, result.events)
+    return LineEvents(source_name, number, result.events, result.rejected)

@@ -1,4 +1,4 @@
-"""Bridge metrics for the Genesys source (SPEC §9), built from an injected ``CollectorRegistry``.
+"""Bridge metrics for the Genesys source (docs/runbook.md), built from an injected ``CollectorRegistry``.
 
 Names carry the ``convstream_`` prefix and base units; labels are bounded (a channel index 0..19, a
 reason from a fixed set, never an id, a topic with an id or a token).

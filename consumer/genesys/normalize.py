@@ -26,7 +26,7 @@ Guarantees:
   message delivered twice, whatever its whitespace or key order, has one id. The bytes come from orjson
   when they are provably the same (see :func:`canonical_json_bytes`), else from ``json``.
 - ``event_time``: detail events -> ``eventTime``; snapshots -> max(latest observed time in the body,
-  ``received_at``) (SPEC §3; ``resumeTime``/``callbackScheduledTime`` never count).
+  ``received_at``) (``resumeTime``/``callbackScheduledTime`` never count).
 - ``topic_pattern`` = the topic with ids replaced by ``{id}``; ``conversation_id`` from the body
   (``id`` for conversation topics, ``conversationId`` for detail events and analytics records).
 - Heartbeats, pongs and other ``channel.metadata``, subscribe acknowledgements (``{"result": …}``) and
@@ -69,6 +69,8 @@ from consumer.genesys.details import DETAIL_KINDS, detail_event
 from consumer.genesys.enums import MEDIA_TOPIC_SUFFIXES
 from consumer.genesys.records import record_observed_time, record_snapshot
 from consumer.genesys.snapshots import generic_snapshot, media_snapshot, snapshot_observed_time
+from consumer.genesys.text import has_lone_surrogate, repair_surrogates
+from consumer.genesys.times import MAX_TIME_MS, MIN_TIME_MS
 
 __all__ = [
     "ANALYTICS_TOPIC",
@@ -100,9 +102,14 @@ _DETAIL_PATTERNS: Final = {kind: f"v2.detail.events.conversation.{{id}}.{kind}" 
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
-    """The message produced events (normally exactly one)."""
+    """The message produced events (normally exactly one).
+
+    ``rejected``: why records of an analytics details page were left out (``conversations[3].conversationId
+    missing``); the page's other records are still in ``events``.
+    """
 
     events: tuple[ConversationEvent, ...]
+    rejected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +236,51 @@ def normalize_message(
     already (the simulator); for Notifications envelopes they replace reading the participant dicts
     again (EventBridge events and any other shape read the dicts).
 
+    Strings holding a lone surrogate (``"\\ud800"``) are repaired to U+FFFD (:mod:`consumer.genesys.text`),
+    the event id then hashes the repaired body. No other exception escapes: a message nested too deeply
+    or with an out-of-range time or integer is a :class:`~consumer.errors.NormalizeError`.
+
     Raises:
         UnknownTopicError: the topic is not one convstream handles.
         NormalizeError: the message is malformed (the message names the field).
     """
-    result = _normalize_any(message, received_at, source, participants)
+    try:
+        return _normalize_checked(message, received_at, source, participants)
+    except (UnicodeEncodeError, _LoneSurrogate):
+        pass
+    except RecursionError:
+        raise NormalizeError("JSON nested too deeply to be a Genesys message") from None
+    # A lone surrogate somewhere (the body's hash, an id, the topic): repair every string, then again.
+    try:
+        return _normalize_checked(repair_surrogates(message), received_at, source, None)  # type: ignore[arg-type]
+    except (UnicodeEncodeError, _LoneSurrogate, RecursionError):
+        raise NormalizeError("text that cannot be encoded as UTF-8, even after repair") from None
+
+
+class _LoneSurrogate(Exception):
+    """A string outside the hashed body (topic, correlation id) holds a lone surrogate."""
+
+
+def _normalize_checked(
+    message: Mapping[str, Any],
+    received_at: int,
+    source: Source,
+    participants: Sequence[ParticipantEntry] | None,
+) -> NormalizeResult:
+    try:
+        result = _normalize_any(message, received_at, source, participants)
+    except UnknownTopicError as exc:
+        if has_lone_surrogate(exc.topic_name):
+            raise _LoneSurrogate from None
+        raise
     if isinstance(result, Normalized):
         for event in result.events:
             # Postgres text cannot hold NUL: such an id could never be stored or even looked up.
             if "\x00" in event.conversation_id:
                 raise NormalizeError(f"conversation id {event.conversation_id!r} contains a NUL character")
+            # The body's strings are checked by hashing it; these come from outside the body.
+            if has_lone_surrogate(event.topic_name) or has_lone_surrogate(event.correlation_id or ""):
+                raise _LoneSurrogate
     return result
 
 
@@ -262,6 +304,7 @@ def _normalize_any(
         return Ignored("subscribe-ack")
     if is_analytics_record(message):
         return _analytics(message, received_at)
+    Fields(message, "record").reject_snake_case()  # e.g. an analytics record written by to_json()
     raise NormalizeError(
         "unrecognized message: expected a Notifications envelope (topicName), an EventBridge event "
         "(detail-type) or an analytics conversation record (conversationId)"
@@ -294,8 +337,9 @@ def _envelope(env: Fields, received_at: int, source: Source, *, prefix: str) -> 
     if body is None:
         raise NormalizeError(f"{prefix}eventBody missing")
     metadata = env.obj("metadata")
-    correlation_id = metadata.text("CorrelationId") if metadata is not None else None
+    correlation_id = _correlation_id(metadata) if metadata is not None else None
     event_id = compute_event_id(topic, raw_body)
+    body.reject_snake_case()
     if kind is not None:
         conversation_id = _detail_conversation_id(topic, body)
         event_time = body.time("eventTime")
@@ -391,7 +435,11 @@ def _detail_fast(
     topic_id = match.group(1)
     body_id = body.get("conversationId")
     event_time = body.get("eventTime")
-    if type(event_time) is not int or not (body_id is None or (type(body_id) is str and body_id == topic_id)):
+    if (
+        type(event_time) is not int
+        or not MIN_TIME_MS <= event_time <= MAX_TIME_MS
+        or not (body_id is None or (type(body_id) is str and body_id == topic_id))
+    ):
         return None  # epoch ms is the usual form; anything else (and every error) is the checked path's
     detail = detail_event_fast(kind, body)
     event_id = compute_event_id(topic, body)
@@ -400,6 +448,15 @@ def _detail_fast(
         event_id, topic_id, event_time, received_at, source, topic, pattern, detail, correlation_id
     )
     return event
+
+
+def _correlation_id(metadata: Fields) -> str | None:
+    """``metadata.CorrelationId``; a number is kept as its decimal text (it is an opaque trace id, and
+    one odd id must not lose the event)."""
+    value = metadata.data.get("CorrelationId")
+    if type(value) is int:
+        return str(value)
+    return metadata.text("CorrelationId")
 
 
 def _channel_metadata_reason(body: object) -> str:
@@ -445,15 +502,24 @@ def _detail_conversation_id(topic: str, body: Fields) -> str:
 def _analytics(message: Mapping[str, Any], received_at: int) -> NormalizeResult:
     raw = message.get("conversations")
     if isinstance(raw, list) and "conversationId" not in message:
-        events = tuple(
-            _analytics_event(Fields(record, f"conversations[{index}]"), received_at)
-            for index, record in enumerate(raw)
-        )
-        return Normalized(events)
+        # One bad record of a page is reported; the page's good records are kept.
+        events: list[ConversationEvent] = []
+        rejected: list[str] = []
+        for index, record in enumerate(raw):
+            try:
+                events.append(_analytics_event(Fields(record, f"conversations[{index}]"), received_at))
+            except UnknownTopicError:
+                raise
+            except NormalizeError as exc:
+                rejected.append(str(exc))
+        if rejected and not events:
+            raise NormalizeError("; ".join(rejected))
+        return Normalized(tuple(events), tuple(rejected))
     return Normalized((_analytics_event(Fields(message, "record"), received_at),))
 
 
 def _analytics_event(record: Fields, received_at: int) -> ConversationEvent:
+    record.reject_snake_case()
     conversation_id = record.req_text("conversationId")
     observed = record_observed_time(record)
     return ConversationEvent(

@@ -1,4 +1,4 @@
-"""Genesys Notifications: channels, subscriptions and the WebSocket reader (reference §1, SPEC §7.1).
+"""Genesys Notifications: channels, subscriptions and the WebSocket reader (docs/genesys.md).
 
 One :class:`ChannelWorker` thread per channel (topics are split at ``max_topics_per_channel``, at most
 ``max_channels`` channels). Each worker follows this contract, in code order (``# Step n.``):
@@ -22,6 +22,7 @@ One :class:`ChannelWorker` thread per channel (topics are split at ``max_topics_
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import random
@@ -354,9 +355,8 @@ class ChannelWorker(threading.Thread):
 
     def _handle(self, raw: str | bytes) -> str | None:
         """Hand a message over; returns a reconnect reason for socket_closing, 404 and token revocation."""
-        try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+        message = _loads(raw)
+        if message is None:
             self._metrics.messages.labels("malformed").inc()
             log.warning("genesys sent a non-JSON message", extra={"channel": self.index})
             return None
@@ -380,4 +380,18 @@ class ChannelWorker(threading.Thread):
             if isinstance(body, dict) and body.get("systemTopicType") == "token_revoked":
                 self._client.tokens.invalidate()
                 return "gone"
+        return None
+
+
+def _loads(raw: str | bytes) -> Any:
+    """The decoded message, or None when it is not JSON. orjson first (fast); what it refuses is retried with
+    ``json``, which accepts lone surrogate escapes (``"\\ud800"``, legal JSON that normalization repairs to
+    U+FFFD) instead of losing the whole message."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
         return None

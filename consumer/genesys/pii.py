@@ -1,4 +1,4 @@
-"""PII handling before anything is published (SPEC §15): participant ``address``, detail ``ani``/``dnis``.
+"""PII handling before publishing (docs/security.md): participant ``address``, detail ``ani``/``dnis``.
 
 Each field is kept, dropped (set to None, i.e. unknown) or replaced by a keyed hash:
 ``"hmac-sha256:" + hex(HMAC-SHA256(key, value))``, so equal values stay equal (joins and counts still

@@ -88,6 +88,7 @@ def record_observed_time(record: Fields) -> int | None:
 
 
 def _segment(seg: Fields) -> _Segment:
+    seg.reject_snake_case()
     return _Segment(
         start=seg.time("segmentStart"),
         end=seg.time("segmentEnd"),
@@ -100,6 +101,7 @@ def _segment(seg: Fields) -> _Segment:
 
 
 def _session(s: Fields) -> _Session:
+    s.reject_snake_case()
     segments = tuple(sorted((_segment(x) for x in s.objs("segments")), key=lambda g: g.start or 0))
     media = [g for g in segments if g.kind != "wrapup"]
     wraps = [g for g in segments if g.kind == "wrapup"]
@@ -129,6 +131,7 @@ def _session(s: Fields) -> _Session:
 
 
 def _participant(p: Fields) -> Participant:
+    p.reject_snake_case()
     sessions = [_session(s) for s in p.objs("sessions")]
     comms = tuple(s.communication for s in sessions)
     segments = sorted((g for s in sessions for g in s.segments), key=lambda g: g.start or 0)

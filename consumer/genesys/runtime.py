@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Final
 
 from prometheus_client import CollectorRegistry
 
@@ -25,7 +24,6 @@ from consumer.observability.logging import register_secret
 from consumer.settings import GenesysSettings, PiiSettings, Settings
 
 __all__ = [
-    "GENESYS_EPILOG",
     "SourceHealth",
     "build_client",
     "build_source",
@@ -101,41 +99,6 @@ class SourceHealth(HealthState):
             return False, f"channels not connected: {down}"
         return True, "ok"
 
-
-GENESYS_EPILOG: Final = """\
-  --source genesys (Genesys Cloud; lists are JSON, e.g. '["id1","id2"]'):
-  CONVSTREAM_GENESYS__REGION              us-east-1, eu-west-1, … (regions table in docs/genesys.md)
-  CONVSTREAM_GENESYS__CLIENT_ID           OAuth client (client credentials grant)
-  CONVSTREAM_GENESYS__CLIENT_SECRET       its secret (or CONVSTREAM_GENESYS__CLIENT_SECRET_FILE)
-  CONVSTREAM_GENESYS__API_BASE_URL / _LOGIN_BASE_URL   override the region's URLs (proxies, tests)
-  CONVSTREAM_GENESYS__QUEUE_IDS           queues to subscribe (v2.routing.queues.{id}.conversations)
-  CONVSTREAM_GENESYS__USER_IDS            users to subscribe (v2.users.{id}.conversations)
-  CONVSTREAM_GENESYS__ALL_QUEUES          true: every queue of GET /api/v2/routing/queues (default false)
-  CONVSTREAM_GENESYS__DETAIL_EVENTS       reserved: detail events need per-conversation topics (use
-                                          EventBridge + --source file for them); default false
-  CONVSTREAM_GENESYS__TOPIC_KIND          generic | media (one topic per media type) (default generic)
-  CONVSTREAM_GENESYS__MEDIA_TYPES         media topic suffixes (calls, callbacks, chats, emails, messages)
-  CONVSTREAM_GENESYS__MAX_TOPICS_PER_CHANNEL  split topics across channels (default and max 1000)
-  CONVSTREAM_GENESYS__MAX_CHANNELS        channels allowed per OAuth client (default and max 20)
-  CONVSTREAM_GENESYS__PING_SECONDS        send {"message":"ping"} this often (default 30)
-  CONVSTREAM_GENESYS__HEARTBEAT_TIMEOUT_SECONDS  reconnect after this long without any message (default 90)
-  CONVSTREAM_GENESYS__RECONNECT_INITIAL_SECONDS / _RECONNECT_MAX_SECONDS  reconnect backoff (1 / 60)
-  CONVSTREAM_GENESYS__RENEW_BEFORE_SECONDS  re-subscribe this long before the 24 h expiry (default 3600)
-  CONVSTREAM_GENESYS__REQUEST_TIMEOUT_SECONDS  HTTP and WebSocket open timeout (default 30)
-  CONVSTREAM_GENESYS__MAX_RETRIES         retries per request on 429 (Retry-After honoured) and 5xx (6)
-  CONVSTREAM_GENESYS__RETRY_INITIAL_SECONDS / _RETRY_MAX_SECONDS  backoff without Retry-After (1 / 60)
-  CONVSTREAM_GENESYS__BACKFILL__ENABLED   backfill every gap from the Analytics API (default true)
-  CONVSTREAM_GENESYS__BACKFILL__DELAY_SECONDS  wait after reconnecting, for analytics to catch up (30)
-  CONVSTREAM_GENESYS__BACKFILL__MARGIN_SECONDS  widen each gap on both sides (default 60)
-  CONVSTREAM_GENESYS__BACKFILL__STARTUP_LOOKBACK_SECONDS  the gap opened at start-up (default 3600)
-  CONVSTREAM_GENESYS__BACKFILL__JOB_THRESHOLD_SECONDS  longer gaps use async jobs (default 21600)
-  CONVSTREAM_GENESYS__BACKFILL__PAGE_SIZE  details query page size (default and max 100)
-  CONVSTREAM_GENESYS__BACKFILL__MAX_RESULTS  split sync intervals above this many hits (100000)
-  CONVSTREAM_GENESYS__BACKFILL__JOB_POLL_SECONDS / _JOB_TIMEOUT_SECONDS  async jobs (5 / 1800)
-  CONVSTREAM_GENESYS__PII__ADDRESS        keep | drop | hash participant addresses (default keep)
-  CONVSTREAM_GENESYS__PII__ANI / __PII__DNIS  keep | drop | hash detail-event ani / dnis (default keep)
-  CONVSTREAM_GENESYS__PII__HASH_KEY       HMAC-SHA256 key for hash (or _HASH_KEY_FILE); required by hash
-"""
 
 log = logging.getLogger(__name__)
 

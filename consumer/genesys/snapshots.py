@@ -48,7 +48,7 @@ def media_snapshot(body: Fields, media_type: str) -> ConversationSnapshot:
 
 
 def snapshot_observed_time(snapshot: ConversationSnapshot) -> int | None:
-    """The latest *observed* time in a snapshot (SPEC §3), or ``None`` if it carries none.
+    """The latest *observed* time in a snapshot (the event-time rule), or ``None`` if it carries none.
 
     Counts connected, disconnected, end, hold-start, ACW and park times; never scheduled future times
     (``resume_time``, ``callback_scheduled_time``).
@@ -90,6 +90,7 @@ def _wrapup(owner: Fields) -> tuple[str | None, str | None, int | None]:
 
 
 def _generic_participant(p: Fields) -> Participant:
+    p.reject_snake_case()
     participant_id = p.req_text("id")
     queue_id = p.text("queueId")
     communications: list[Communication] = []
@@ -140,6 +141,7 @@ def _routing_queue_name(p: Fields, queue_id: str | None) -> str | None:
 
 
 def _generic_communication(c: Fields, media_type: str) -> Communication:
+    c.reject_snake_case()
     acw = c.obj("afterCallWork")
     return Communication(
         id=c.req_text("id"),
@@ -163,6 +165,7 @@ def _generic_communication(c: Fields, media_type: str) -> Communication:
 
 
 def _media_participant(p: Fields, media_type: str) -> Participant:
+    p.reject_snake_case()
     participant_id = p.req_text("id")
     queue = p.obj("queue")
     user = p.obj("user")

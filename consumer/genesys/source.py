@@ -1,4 +1,4 @@
-"""The ``genesys`` bridge source: Notifications WebSocket + gap backfill + queue directory (SPEC §7.1, §7.3).
+"""The ``genesys`` bridge source: Notifications WebSocket + gap backfill + queue directory (docs/genesys.md).
 
 :meth:`GenesysSource.items` yields :data:`~consumer.bridge.BridgeItem` s for
 :meth:`consumer.bridge.Bridge.run`.
@@ -13,8 +13,11 @@ Contract, in code order (``# Step n.``):
 4. Each :class:`~consumer.genesys.notifications.Connected` opens a **gap** (start-up included), merged
    with overlapping ones; ``backfill.delay_seconds`` later the gap (widened by ``margin_seconds``) is
    read from the Analytics details API — sync query for short gaps, async job for long ones — and every
-   record is yielded as an ``analytics`` snapshot through the same path. A failing backfill is retried
-   with backoff and its gap stays open (``convstream_bridge_gaps_open``): nothing is forgotten silently.
+   record is yielded as an ``analytics`` snapshot through the same path (a record that cannot be normalized
+   is a bad line with its number; the others are kept). A failing backfill is retried with backoff and its
+   gap stays open (``convstream_bridge_gaps_open``): nothing is forgotten silently. A backfill Genesys
+   refuses for good (4xx) is logged as an error with the gap's interval and counted
+   (``…_backfills_total{outcome="refused"}``); the gap is closed and the live stream goes on.
 5. The directory is re-synced every ``queue_sync_seconds`` and when an event names an unknown queue
    (at most once a minute); changes are published. New queues are subscribed with ``all_queues``.
 6. On stop (the bridge's stop event) the workers close their sockets and the iteration ends; a worker's
@@ -34,7 +37,13 @@ from consumer.bridge import BadLine, BridgeItem, Skipped
 from consumer.bridge_keys import keyable
 from consumer.codec.avro import QueueRecord
 from consumer.domain.events import ConversationEvent, ConversationSnapshot
-from consumer.errors import ConvstreamError, NormalizeError, TransientError, UnknownTopicError
+from consumer.errors import (
+    ConvstreamError,
+    GenesysApiError,
+    NormalizeError,
+    TransientError,
+    UnknownTopicError,
+)
 from consumer.genesys.analytics import AnalyticsReader
 from consumer.genesys.client import GenesysClient
 from consumer.genesys.directory import QueueDirectory
@@ -93,6 +102,8 @@ def backfill_items(
             continue
         if isinstance(result, Ignored):
             continue
+        for reason in result.rejected:
+            yield BadLine("<analytics>", number, reason)
         for event in keyable(result.events, "<analytics>", number):
             if isinstance(event, BadLine):  # an id that cannot be a key
                 yield event
@@ -208,6 +219,8 @@ class GenesysSource:
         if isinstance(result, Ignored):
             yield Skipped("heartbeat" if result.reason in _HEARTBEATS else "system")
             return
+        for reason in result.rejected:
+            yield BadLine(f"<channel {item.channel}>", self.received, reason)
         for event in keyable(result.events, f"<channel {item.channel}>", self.received):
             if isinstance(event, BadLine):  # an id that cannot be a key
                 yield event
@@ -292,6 +305,16 @@ class GenesysSource:
             self._metrics.backfills.labels(method, "retry").inc()
             log.warning(
                 "gap backfill failed; retried later", extra={"error": str(exc), "attempt": gap.attempts}
+            )
+            return
+        except GenesysApiError as exc:
+            # Genesys refuses the query for good (a 4xx retrying will not fix): the gap stays unfilled, said
+            # loudly, and the live stream goes on instead of the whole bridge stopping.
+            self.gaps.remove(gap)
+            self._metrics.backfills.labels(method, "refused").inc()
+            log.error(
+                "gap backfill refused by Genesys; fill the gap with convstream backfill",
+                extra={"error": str(exc), "start_ms": gap.start, "end_ms": gap.end},
             )
             return
         self.gaps.remove(gap)

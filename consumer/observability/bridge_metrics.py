@@ -1,4 +1,4 @@
-"""Bridge metrics for every source (SPEC §9), read from the bridge's counters at scrape time.
+"""Bridge metrics for every source (docs/runbook.md), read from the bridge's counters at scrape time.
 
 The bridge loop counts in plain integers (:class:`consumer.bridge.BridgeSummary`), which costs nothing on
 its hot path; :class:`BridgeCollector` turns them into Prometheus samples when ``/metrics`` is scraped.

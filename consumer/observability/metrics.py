@@ -1,4 +1,4 @@
-"""Consumer metrics (SPEC §9), built from an injected ``CollectorRegistry``.
+"""Consumer metrics (docs/runbook.md), built from an injected ``CollectorRegistry``.
 
 Names carry the ``convstream_`` prefix and base units (seconds, records); labels are bounded (topic,
 partition, consumer group, a small set of outcomes and reasons) and never a conversation id.

@@ -4,14 +4,17 @@ Guarantees:
 
 1. Topics are created when missing and the database is migrated (both idempotent), so the demo runs on a
    fresh devstack and again on a used one; names come from the settings (group ``convstream`` by default).
-2. The simulator is published through the bridge's own publish path (:class:`consumer.bridge.Bridge`) at a
-   steady ``rate`` for ``seconds``; the consumer is a real ``convstream consume`` subprocess (its JSON
-   logs go to a file, not the screen).
+2. The simulator runs in real time (:mod:`consumer.simulate.realtime`: its clock is the wall clock from
+   the start, arrivals at ``arrival_rate``, handle times of ``handle_time_s``) and is published through the
+   bridge's own publish path (:class:`consumer.bridge.Bridge`) for ``seconds``; the consumer is a real
+   ``convstream consume`` subprocess (its JSON logs go to a file, not the screen).
 3. One progress line (refreshed in place on a TTY, one log line every few seconds otherwise): elapsed,
-   events published, events/s consumed (committed offsets in Postgres), lag, conversations by status.
+   events published, events/s consumed (committed offsets in Postgres), lag, and the contact center now:
+   conversations by current status (waiting, connected, wrap-up …), then how many have ended.
 4. After the publishing stops, the consumer is given up to ``drain_seconds`` to reach lag 0, then SIGTERM
    (it finishes its batch and exits 0); a consumer that exits early or non-zero fails the demo.
-5. A summary (conversations by status, by last queue top 5, events, DLQ records) and where to look next.
+5. A summary (conversations by status, by last queue top 5, events, DLQ records) and where to look next:
+   Prometheus with a ready query, ``convstream status``, SQL, the consumer's log.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -43,13 +46,16 @@ from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.errors import ConvstreamError, TransientError
 from consumer.ops.migrate import migrate
 from consumer.settings import Settings
-from consumer.simulate import Simulation, SimulationOptions
+from consumer.simulate import Simulation, SimulationOptions, live, paced
 
-__all__ = ["DemoOptions", "DemoSample", "format_progress", "format_summary", "paced", "run_demo"]
+__all__ = ["DemoOptions", "DemoSample", "format_next_steps", "format_progress", "format_summary", "run_demo"]
 
 _SAMPLE_SECONDS: Final = 1.0
 _LOG_LINE_SECONDS: Final = 5.0
-_EVENTS_PER_CONVERSATION: Final = 3  # fewer than the simulator's ~6: the run never runs out early
+#: The ready Prometheus query the demo ends with: the pipeline's event-to-row latency, live.
+PROMETHEUS_QUERY: Final = (
+    "histogram_quantile(0.95, sum by (le) (rate(convstream_event_to_row_latency_seconds_bucket[1m])))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +63,13 @@ class DemoOptions:
     """What ``convstream demo`` was asked for."""
 
     seconds: float = 60.0
-    rate: float = 500.0
+    arrival_rate: float = 1.0
+    handle_time_s: float = 30.0
+    agents: int = 64  # a little above the load of 1 arrival/s at 30 s: short queues, some waiting
     seed: int = 1
     drain_seconds: float = 60.0
     log_dir: Path = Path("/tmp/convstream-demo")  # noqa: S108 - a log location shown to the user
+    prometheus_url: str = "http://127.0.0.1:19090"  # the devstack's; shown, never queried
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,29 +83,17 @@ class DemoSample:
     by_status: Sequence[tuple[Any, int]] = field(default_factory=tuple)
 
 
-def paced(
-    items: Iterable[BridgeItem],
-    rate: float,
-    stop: threading.Event,
-    clock: Callable[[], float] = time.monotonic,
-) -> Iterator[BridgeItem]:
-    """``items`` at about ``rate`` per second; ends as soon as ``stop`` is set."""
-    started = clock()
-    for n, item in enumerate(items):
-        wait = started + n / rate - clock()
-        if wait > 0 and stop.wait(wait):
-            return
-        if stop.is_set():
-            return
-        yield item
-
-
 def format_progress(s: DemoSample) -> str:
-    """``[ 12s] published 6,010 | consumed 498 ev/s | lag 12 | ended 812 · connected 31 …``."""
-    statuses = " · ".join(f"{'(none)' if v is None else v} {n:,}" for v, n in s.by_status) or "no rows yet"
+    """``[ 12s] published 610 | consumed 9 ev/s | lag 0 | now: connected 31 · waiting_in_queue 4 | ended 80``.
+
+    The contact center as it is now: conversations by current status (most first), the ended ones last.
+    """
+    ended = sum(n for v, n in s.by_status if v == "ended")
+    now = " · ".join(f"{'(none)' if v is None else v} {n:,}" for v, n in s.by_status if v != "ended")
+    center = f"now: {now or 'none in progress'} | ended {ended:,}" if s.by_status else "no rows yet"
     return (
         f"[{s.elapsed:4.0f}s] published {s.published:,} | consumed {s.consumed_per_second:,.0f} ev/s"
-        f" | lag {s.lag:,} | {statuses}"
+        f" | lag {s.lag:,} | {center}"
     )
 
 
@@ -144,12 +141,22 @@ def _psql_dsn(dsn: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def format_next_steps(metrics_url: str, dsn: str, table: str, example_id: str | None, log: Path) -> str:
+def prometheus_link(prometheus_url: str, query: str = PROMETHEUS_QUERY) -> str:
+    """A Prometheus graph page with ``query`` over the last 15 minutes."""
+    params = urllib.parse.urlencode({"g0.expr": query, "g0.tab": "0", "g0.range_input": "15m"})
+    return f"{prometheus_url.rstrip('/')}/graph?{params}"
+
+
+def format_next_steps(
+    metrics_url: str, dsn: str, table: str, example_id: str | None, log: Path, prometheus_url: str
+) -> str:
     """Where to look next."""
     # Shown to the user, never executed here; the table name is a validated setting.
     sql = f"SELECT calculated_status, count(*) FROM {table} GROUP BY 1 ORDER BY 2 DESC"  # noqa: S608
     return "\n".join([
         "next:",
+        f"  Prometheus    {prometheus_link(prometheus_url)}",
+        f"                (event-to-row latency p95: {PROMETHEUS_QUERY})",
         f"  metrics       {metrics_url}  (served while `convstream consume` runs)",
         "  counts        convstream status",
         f"  one row       convstream status {example_id or '<conversation_id>'}",
@@ -263,11 +270,18 @@ def _prepare(settings: Settings) -> tuple[KafkaAdmin, tuple[int, int]]:
 
 
 def _bridge(settings: Settings, ids: tuple[int, int], options: DemoOptions) -> _Publisher:
-    """Step 2: the queue directory, then the paced simulator, on a bridge thread."""
-    conversations = int(options.rate * options.seconds / _EVENTS_PER_CONVERSATION) + 100
+    """Step 2: the queue directory, then the real-time simulator, on a bridge thread."""
     sim = Simulation(
-        SimulationOptions(
-            seed=options.seed, conversations=conversations, duplicate_rate=0.02, reorder_window=8
+        live(
+            SimulationOptions(
+                seed=options.seed,
+                realtime=True,
+                arrival_rate=options.arrival_rate,
+                handle_time_s=options.handle_time_s,
+                agents=options.agents,
+                duplicate_rate=0.02,
+                reorder_window=8,
+            )
         ),
         keep_entries=True,
     )
@@ -279,10 +293,11 @@ def _bridge(settings: Settings, ids: tuple[int, int], options: DemoOptions) -> _
         encode_event=encode_event,
         report=lambda _line: None,
         progress_seconds=0,
+        tick_items=1,  # a live contact center's few events/s: serve delivery reports as they come
     )
     records = directory_records(updated_at=int(time.time() * 1000), simulation=sim)
     bridge.publish_queues(settings.topics.queues, ids[1], encode_queue, records)
-    publisher = _Publisher(bridge, paced(simulator_items(sim), options.rate, bridge.stop_event))
+    publisher = _Publisher(bridge, simulator_items(paced(sim, bridge.stop_event)))
     publisher.start()
     return publisher
 
@@ -398,6 +413,7 @@ def run_demo(settings: Settings, options: DemoOptions, out: TextIO = sys.stdout)
             settings.postgres.table,
             example,
             log,
+            options.prometheus_url,
         ),
         file=out,
     )

@@ -19,7 +19,7 @@ Guarantees of :func:`migrate`:
 5. Versions recorded in the database but unknown to this build (a newer release migrated) are reported
    and left alone.
 
-Least privilege (SPEC §15). Migrations run as a DDL-capable role (``PostgresSettings.migration_dsn``,
+Least privilege (docs/security.md). Migrations run as a DDL-capable role (``PostgresSettings.migration_dsn``,
 falling back to ``dsn``) that can create roles or finds ``convstream_runtime`` already created. The runtime
 role ``convstream_runtime`` is NOLOGIN with SELECT/INSERT/UPDATE on ``conversation``, ``queue`` and
 ``consumer_offset`` (SELECT on ``schema_migrations``), no DDL. The consumer logs in as a role you create

@@ -1,4 +1,4 @@
-"""``convstream rebuild``: reprocess the whole topic into a shadow table, compare, swap it in (SPEC §8).
+"""``convstream rebuild``: reprocess the whole topic into a shadow table, compare, swap it in.
 
 Steps of :func:`rebuild` (the live consumers keep running throughout):
 

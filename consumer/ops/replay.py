@@ -1,4 +1,4 @@
-"""Replay: move a consumer group's offsets back (or forward) so its events are reprocessed (SPEC §8).
+"""Replay: move a consumer group's offsets back (or forward) so its events are reprocessed.
 
 Guarantees of :func:`execute` (steps in code order):
 

@@ -1,6 +1,6 @@
 """Schema compatibility checks and registration (``convstream schemas check|register``).
 
-The rule (SPEC §3): every current schema ``<schema_dir>/<stem>.avsc`` must be BACKWARD_TRANSITIVE
+The rule (README): every current schema ``<schema_dir>/<stem>.avsc`` must be BACKWARD_TRANSITIVE
 compatible with every released version ``<history_dir>/<stem>/v<N>.avsc`` — data written with any released
 version must be readable with the current one.
 

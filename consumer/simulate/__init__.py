@@ -1,4 +1,4 @@
-"""Contact-center simulator (SPEC §7.4): a seeded, deterministic model that emits Genesys messages.
+"""Contact-center simulator: a seeded, deterministic model that emits Genesys messages.
 
 API (for the bridge and the ``convstream simulate`` command)::
 
@@ -12,19 +12,32 @@ API (for the bridge and the ``convstream simulate`` command)::
     sim.stats                # counters (kinds, variants, snapshots, detail events, drops, duplicates…)
 
 ``simulate(options)`` is the iterator alone. See :mod:`consumer.simulate.simulation` for the guarantees
-and :mod:`consumer.simulate.model` for how the truth is defined.
+and :mod:`consumer.simulate.model` for how the truth is defined. Real time (``--realtime``):
+``paced(Simulation(live(options)), stop)`` delivers each message when the wall clock reaches it
+(:mod:`consumer.simulate.realtime`).
 """
 
 from consumer.simulate.engine import SimMessage
-from consumer.simulate.options import DEFAULT_MIX, KINDS, SimulationOptions, parse_mix, parse_start
+from consumer.simulate.options import (
+    DEFAULT_MIX,
+    DEFAULT_START,
+    KINDS,
+    SimulationOptions,
+    parse_mix,
+    parse_start,
+)
+from consumer.simulate.realtime import live, paced
 from consumer.simulate.simulation import Simulation, simulate
 
 __all__ = [
     "DEFAULT_MIX",
+    "DEFAULT_START",
     "KINDS",
     "SimMessage",
     "Simulation",
     "SimulationOptions",
+    "live",
+    "paced",
     "parse_mix",
     "parse_start",
     "simulate",

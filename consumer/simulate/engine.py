@@ -136,6 +136,7 @@ class Engine:
         self.agents = [Agent(i, uuid_from(self.rng), f"Agent {i + 1:03d}") for i in range(options.agents)]
         self.pool = AgentPool(self, self.agents)
         self.conversations: list[Conversation] = []
+        self.arrived = 0
         self.now = options.start_ms
         self.stats: dict[str, int] = {}
         self.model_messages = 0
@@ -285,13 +286,15 @@ class Engine:
         c = Conversation(self, kind, kind, queue, wd)
         if self.rng.random() < 0.25:
             c.external_tag = f"ext-{self.rng.getrandbits(40):010x}"
-        self.conversations.append(c)
+        self.arrived += 1
+        if not opts.unbounded:  # an endless real-time run has no truth: it keeps no finished conversations
+            self.conversations.append(c)
         self._count(f"kind.{kind}")
         process: Process = SCENARIOS[kind](c)
         c.process = process
         self._advance(c, None)
         self._release_if_done(c)
-        if opts.conversations is None or len(self.conversations) < opts.conversations:
+        if opts.conversations is None or self.arrived < opts.conversations:
             self._push(t + self._gap(self._arrivals), _ARRIVAL, None, None)
 
     @staticmethod

@@ -10,17 +10,17 @@ Ground truth comes from the model's own knowledge, not from the fold:
 - ``calculated_status``: each transition declares the main *phase* it enters (``connected``,
   ``waiting_in_queue``, ``active``, ``ended``…); the status is that phase, except that an agent with
   after-call work pending turns the low-priority phases (``active``, ``ended``) into ``wrap_up``
-  (SPEC §4.3 rows 9–11; every other phase outranks ``wrap_up``).
+  (rows 9–11 of the decision table in consumer/domain/status.py; every other phase outranks ``wrap_up``).
 - ``status_changed_at``: the event time at which the status last changed: the snapshot's receive time
-  (= its event time, SPEC §3), or, when the transition's detail events alone already imply the new status
+  (= its event time), or, when the transition's detail events alone already imply the new status
   (flag ``det``) and this conversation emits detail events, their ``eventTime``.
 - ``last_queue_id``: the queue of the most recent acd participant (at most one is active at a time, and
-  a later one always ends later, so this is SPEC §4.4's rule). ``last_queue_name``: that queue's name;
+  a later one always ends later, so this is the last-queue rule). ``last_queue_name``: that queue's name;
   acd participants carry it in ``name`` and the queue directory (``--queues-out``) has the same name.
 - ``conversation_start``: the earliest participant connected time (the first participant of every
   scenario is connected when it appears, strictly before any other). ``conversation_end``: the latest
   participant end time, only while ``ended``.
-- ``self_served``: ended, had a flow participant, never an agent (SPEC §4.5), null while not ended.
+- ``self_served``: ended, had a flow participant, never an agent (derived columns), null while not ended.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Agent", "Conversation", "Detail", "Queue"]
 
-#: Phases that outrank ``wrap_up`` in SPEC §4.3 (a pending ACW does not show while one of them holds).
+#: Phases that outrank ``wrap_up`` in the decision table (a pending ACW does not show while any holds).
 _OUTRANK_WRAP_UP: Final = frozenset(
     {"connected", "on_hold", "parked", "alerting", "dialing", "scheduled_callback", "waiting_in_queue",
      "in_ivr"}
@@ -247,7 +247,7 @@ class Conversation:
             phase: The main phase after the transition (see the module docstring).
             details: Detail events of the transition (only emitted when this conversation has them;
                 callers pass ``self.wd and [...]`` so none are built otherwise).
-            det: The detail events alone already imply the new status (SPEC §4.2), at ``t``.
+            det: The detail events alone already imply the new status (consumer/domain/merge.py), at ``t``.
         """
         self.base = phase
         status = phase if phase in _OUTRANK_WRAP_UP or not self.acw_pending else "wrap_up"

@@ -7,6 +7,8 @@ Stopping rules (exactly one applies, in this order of precedence):
 - ``duration_s``: simulated seconds from ``start``; whatever is in progress then stays in progress.
 - ``events``: the model stops at the first transition boundary at or after N *model* messages
   (snapshots and detail events before disorder: duplicates are extra, dropped snapshots still count).
+- none, only with ``realtime``: the run never ends by itself; the caller stops reading it (see
+  :mod:`consumer.simulate.realtime`, which paces it to the wall clock until a stop event is set).
 
 Disorder (``duplicate_rate``, ``reorder_window``, ``drop_rate``) and presentation (``eventbridge``,
 ``detail_events``) draw from their own random streams, so they never change the model: the same seed
@@ -81,6 +83,9 @@ class SimulationOptions:
         duplicate_rate: Probability that a message is delivered twice (0..1).
         reorder_window: Shuffle delivery within a window of this many messages (0 = in order).
         drop_rate: Probability that a droppable intermediate snapshot is not delivered (0..1).
+        realtime: The run is read at wall-clock pace from ``start_ms`` = now
+            (:mod:`consumer.simulate.realtime`); no stopping rule is needed then. It changes nothing in the
+            output: a real-time run is the run of the same options started at that instant.
     """
 
     seed: int = 1
@@ -98,14 +103,15 @@ class SimulationOptions:
     duplicate_rate: float = 0.0
     reorder_window: int = 0
     drop_rate: float = 0.0
+    realtime: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid option."""
-        if self.conversations is None and self.duration_s is None and self.events is None:
-            raise ValueError("one of conversations, duration_s or events is required")
+        if self.unbounded and not self.realtime:
+            raise ValueError("one of conversations, duration_s or events is required (or realtime)")
         for name in ("conversations", "events"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -124,6 +130,11 @@ class SimulationOptions:
         unknown = set(self.mix) - set(KINDS)
         if unknown or any(w < 0 for w in self.mix.values()) or not any(self.mix.values()):
             raise ValueError(f"mix must weight some of {', '.join(KINDS)} with weights >= 0")
+
+    @property
+    def unbounded(self) -> bool:
+        """True when no stopping rule is set: a real-time run that lasts until its reader stops."""
+        return self.conversations is None and self.duration_s is None and self.events is None
 
     @property
     def disordered(self) -> bool:

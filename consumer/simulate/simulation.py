@@ -16,7 +16,7 @@ Guarantees:
 - :meth:`Simulation.truth` is what the fold must produce from the delivered messages with the queue
   directory. ``status_changed_at`` is exact for in-order delivery; with duplicates, reordering or drops
   the fold may legitimately report a different one (it records when *processing* saw the status
-  change, SPEC §4.2), so compare every other key then.
+  change, consumer/domain/merge.py), so compare every other key then.
 - ``events`` mode with ``drop_rate``: the run is first simulated once without delivery to find where it
   ends (drops need to know whether a conversation has a later transition), so it costs twice the time.
 """
@@ -98,7 +98,7 @@ class Simulation:
         for c in self._engine.conversations:
             key = f"variant.{c.kind}.{c.variant}"
             stats[key] = stats.get(key, 0) + 1
-        stats["conversations"] = len(self._engine.conversations)
+        stats["conversations"] = self._engine.arrived
         stats["model_messages"] = self._engine.model_messages
         stats["snapshots"] = self._engine.snapshots
         stats["delivered"] = self.delivered

@@ -8,7 +8,7 @@ never within 50 ms of its previous transition) and performs exactly one transiti
 resumption. Agents left by a transfer finish their after-call work as engine *side* events.
 
 Each transition passes ``det=True`` only when its detail events alone imply the new status under
-SPEC §4.2 (see :mod:`consumer.simulate.model`); transitions that only snapshots can describe (hold,
+the merge rules (see :mod:`consumer.simulate.model`); transitions that only snapshots can describe (hold,
 park, callback scheduling, dialing, a customer leaving an external party) pass ``det=False``.
 """
 

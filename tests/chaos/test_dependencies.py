@@ -1,4 +1,4 @@
-"""Scenario 2: the dependencies fail under a running consumer (SPEC §6.4: transient -> pause, retry,
+"""Scenario 2: the dependencies fail under a running consumer (transient errors -> pause, retry,
 never skip, never dead-letter).
 
 - the broker SIGKILLed (pid from the devstack pid file) and restarted with ``scripts/devstack up kafka``;

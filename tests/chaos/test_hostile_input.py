@@ -1,7 +1,7 @@
 """Scenario 5: poison and hostile input, through the bridge's file source and straight onto the topic.
 
 Every hostile item must be isolated and accounted for exactly once -- a bad line reported by the bridge
-with its line number, a dead-lettered record with the SPEC §6.4 headers, a record the producer refuses,
+with its line number, a dead-lettered record with the error headers, a record the producer refuses,
 or a row stored safely -- while every good conversation still equals the simulator truth.
 
 Through the bridge (mixed into a good file): a truncated JSON line, a deeply nested line, a line of
@@ -230,7 +230,7 @@ def _hostile(
     result.notes.append(f"stored safely: {sorted(stored)}")
     result.notes.append(f"valid-but-unstorable: {sorted(valid_lost)}")
     result.notes.append(f"DLQ classes: {sorted(dead)}")
-    # Raw poison keyed by a conversation id gets an error mark (SPEC §6.4: a minimal row when unknown).
+    # Raw poison keyed by a conversation id gets an error mark (a minimal row when unknown).
     marked = frozenset(f"raw-{name}" for name, _ in raw) & frozenset(rows)
     result.notes.append(f"error-marked rows: {len(marked)}")
     truth_ids = (frozenset(valid) & frozenset(rows)) | marked

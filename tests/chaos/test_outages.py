@@ -1,4 +1,4 @@
-"""Dependency outages mid-run (SPEC §6.4 transient errors): the consumer retries, recovers, loses nothing
+"""Dependency outages mid-run (transient errors): the consumer retries, recovers, loses nothing
 and dead-letters nothing.
 
 These tests stop and restart the shared devstack's PostgreSQL and Kafka (``scripts/devstack down|up``,

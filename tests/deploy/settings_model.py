@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from consumer.settings import ENV_PREFIX, NESTED, Settings
+from consumer.settings import Settings
+from consumer.settings_fields import env_for as _env
+from consumer.settings_fields import is_secret as _is_secret
+from consumer.settings_fields import is_section as _is_section
+from consumer.settings_fields import leaf_fields
+from consumer.settings_fields import unwrap_optional as _unwrap_optional
 
 __all__ = [
     "CHART",
@@ -34,39 +37,6 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "convstream"
 SCHEMA_PATH = CHART / "values.schema.json"
-
-
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    """``X | None`` -> ``(X, True)``; anything else -> ``(annotation, False)``."""
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1 and len(args) != len(get_args(annotation)):
-            return args[0], True
-    return annotation, False
-
-
-def _is_section(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
-
-
-def leaf_fields(
-    model: type[BaseModel] = Settings, path: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], FieldInfo]]:
-    """Every leaf setting as ``(path, field)``, depth first, in declaration order."""
-    for name, field in model.model_fields.items():
-        annotation, _ = _unwrap_optional(field.annotation)
-        if _is_section(annotation):
-            yield from leaf_fields(annotation, (*path, name))
-        else:
-            yield (*path, name), field
-
-
-def _env(path: tuple[str, ...]) -> str:
-    return ENV_PREFIX + NESTED.join(part.upper() for part in path)
-
-
-def _is_secret(field: FieldInfo) -> bool:
-    return _unwrap_optional(field.annotation)[0] is SecretStr
 
 
 def setting_env_names() -> set[str]:

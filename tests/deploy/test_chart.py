@@ -1,4 +1,4 @@
-"""The helm chart: lint, render and validate offline for every ci/*-values.yaml (SPEC §12).
+"""The helm chart: lint, render and validate offline for every ci/*-values.yaml (docs/deployment.md).
 
 Rendered manifests are checked against the Kubernetes OpenAPI schemas of a pinned version with
 kubernetes-validate in strict mode (unknown fields are errors). Custom resources have no bundled schema;
@@ -221,12 +221,31 @@ def test_migrate_as_a_plain_job(render: Render) -> None:
     assert not [d for d in by_kind(docs, "Secret") if d["metadata"]["name"].endswith("-migrate")]
 
 
-def test_simulator_bridge_is_a_job(render: Render) -> None:
+def test_realtime_simulator_bridge_keeps_running(render: Render) -> None:
+    """The chart's simulator values run a live contact center: one long-running pod, probed and scraped."""
     docs = render(CI / "simulator-values.yaml")
+    deployment = named(docs, "Deployment", "-bridge")
+    assert deployment["spec"]["replicas"] == 1, "one real-time simulator is one contact center"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:4] == ["bridge", "--source", "simulator", "--realtime"]
+    assert "--conversations" not in container["args"], "a live run lasts until stopped"
+    expected = {"startupProbe": "/livez", "livenessProbe": "/livez", "readinessProbe": "/readyz"}
+    assert _probe_paths(container) == expected
+    assert "restartPolicy" not in deployment["spec"]["template"]["spec"]
+    service = named(docs, "Service", "-bridge")
+    assert service["metadata"]["labels"]["convstream.io/job"] == "convstream-bridge"
+    assert not [d for d in by_kind(docs, "Job") if d["metadata"]["name"].endswith("-bridge")]
+
+
+def test_finite_simulator_bridge_is_a_job(render: Render, tmp_path: Path) -> None:
+    values = tmp_path / "finite-simulator-values.yaml"
+    values.write_text(
+        yaml.safe_dump({"bridge": {"source": "simulator", "extraArgs": ["--conversations", "5000"]}})
+    )
+    docs = render(values)
     job = named(docs, "Job", "-bridge")
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"][:3] == ["bridge", "--source", "simulator"]
-    assert "--conversations" in container["args"]
+    assert container["args"] == ["bridge", "--source", "simulator", "--conversations", "5000"]
     kinds = ("Deployment", "Service", "PodDisruptionBudget")
     assert not [d for d in docs if d["kind"] in kinds and d["metadata"]["name"].endswith("-bridge")]
 

@@ -133,6 +133,22 @@ def test_bridge_runs_the_simulator_by_default(compose: dict[str, Any]) -> None:
     assert _env(bridge)["CONVSTREAM_BRIDGE__SOURCE"] == "simulator"
 
 
+def test_bridge_is_a_live_contact_center_that_keeps_running(compose: dict[str, Any]) -> None:
+    """The simulator runs in real time until stopped, restarted if it dies, health-checked on 9410."""
+    from consumer.cli import build_parser
+    from consumer.commands import bridge as bridge_command
+
+    bridge = compose["services"]["bridge"]
+    args = build_parser().parse_args(bridge["command"])
+    options = bridge_command._simulation_options(args)
+    assert options.realtime
+    assert options.unbounded, "no stopping flag: it runs until stopped"
+    assert bridge_command._check_usage(args, "simulator") is None
+    assert bridge["restart"] == "unless-stopped"
+    assert not bridge.get("healthcheck", {}).get("disable"), "the image's /livez check applies"
+    assert _env(bridge)["CONVSTREAM_OBSERVABILITY__METRICS_PORT"] == "9410"
+
+
 def test_convstream_containers_are_locked_down(compose: dict[str, Any]) -> None:
     for name in ("migrate", "topics", "bridge", "consumer"):
         svc = compose["services"][name]

@@ -1,4 +1,4 @@
-"""Exactly-once effects end to end (SPEC §1, §5, §6): simulator -> bridge -> Kafka (12 partitions) ->
+"""Exactly-once effects end to end (README "How it works"): simulator -> bridge -> Kafka (12 partitions) ->
 ``convstream consume`` processes -> Postgres, compared with the simulator's ground truth.
 
 Every test has its own topics, group and database (``tests/fixtures/e2e.py``); nothing is timed: waits

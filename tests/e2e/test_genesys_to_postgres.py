@@ -15,7 +15,7 @@ What is compared (every ``conversation`` column that ``convstream fold`` and the
   contents, which the fake delivers unchanged (simulated times included) and which its analytics API turns
   into detail records that fold to the same values, so a gap backfill cannot hide behind a tolerance.
 - **For plausibility only**: ``status_changed_at`` and ``last_event_at``. They are event times, and a
-  notification snapshot's event time is the later of its body's times and the *receive* time (SPEC §3); the
+  notification snapshot's event time is the later of its body's times and the *receive* time; the
   simulated body times are in the past, so the bridge's wall clock decides them (a backfilled record is
   stamped at backfill time too). They must be set, ordered (``status_changed_at <= last_event_at``) and
   inside the test's wall-clock window.

@@ -1,4 +1,4 @@
-"""``convstream rebuild`` end to end (SPEC §8): shadow table, atomic swap under load, rollback.
+"""``convstream rebuild`` end to end (docs/reprocessing.md): shadow table, atomic swap under load, rollback.
 
 While the bridge keeps producing and a live consumer keeps consuming, ``convstream rebuild --keep-old``
 builds the shadow, compares samples and swaps; a reader thread counting ``conversation`` rows in a loop

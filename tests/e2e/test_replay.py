@@ -1,4 +1,4 @@
-"""``convstream replay`` end to end (SPEC §8): real Kafka, registry, Postgres, ``convstream`` processes.
+"""``convstream replay`` end to end: real Kafka, registry, Postgres, ``convstream`` processes.
 
 - to earliest with unchanged logic: no row changes, offsets return to the end, and most records are
   recognised as already folded without being decoded;
@@ -228,7 +228,7 @@ def test_logic_change_rewrites_exactly_the_replayed_rows(
     assert any(after[cid]["calculated_status"] == "finished" for cid in rewritten)
     # Every conversation with an event on a replayed partition was rewritten, and only those.
     assert rewritten == _conversations_on(e2e, replayed)
-    # In place, status_changed_at is the replay's first event (SPEC §4.2 exempts it from order-insensitivity).
+    # In place, status_changed_at is the replay's first event (the merge rules exempt it from order).
     assert_rows_match(
         [db_row_to_fold(after[c]) for c in sorted(rewritten)],
         [db_row_to_fold(expected[c]) for c in sorted(rewritten)],

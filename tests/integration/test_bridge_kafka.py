@@ -152,6 +152,47 @@ def test_file_round_trip_with_bad_lines(
     assert {k: v["name"] for k, v in decoded.items()} == {"q1": "Sales", "q2": "Support"}
 
 
+def test_file_with_hostile_lines_reports_each_and_publishes_the_rest(
+    topics: TopicSettings, kafka_bootstrap: str, registry_url: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], unique_name: Any,
+) -> None:  # fmt: skip
+    # Lone surrogates are repaired; out-of-range times, a page's bad record and the SDK's to_json() form are
+    # reported with their line; nothing stops the run (it used to exit 1 with a traceback).
+    snapshot = json.loads(snapshot_line("c1"))
+    snapshot["eventBody"]["participants"][0]["name"] = "Ana \ud83d"
+    far, huge = json.loads(detail_line("c2")), json.loads(detail_line("c3"))
+    far["eventBody"]["eventTime"], huge["eventBody"]["eventTime"] = 10**17, 2**64
+    record = {"conversationId": "c4", "conversationStart": "2025-01-01T10:00:00.000Z", "participants": []}
+    page = {"conversations": [record, {"conversationStart": "2025-01-01T10:00:00.000Z"}]}
+    to_json = {
+        "topicName": "v2.routing.queues.q1.conversations",
+        "eventBody": {"id": "c6", "participants": [{"id": "p", "connected_time": "2025-01-01T10:00:00Z"}]},
+    }
+    lines = [json.dumps(m) for m in (snapshot, far, huge, page, to_json)] + [detail_line("c5")]
+    events_file = tmp_path / "hostile.jsonl"
+    events_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    queues_file = tmp_path / "queues.jsonl"
+    queues_file.write_text(json.dumps({"id": "q1", "name": "Sales \udc00"}) + "\n", encoding="utf-8")
+
+    code = cli.main(["bridge", "--source", "file", str(events_file), "--queues", str(queues_file)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    for number, reason in ((2, "timestamp out of range"), (3, "timestamp out of range"),
+                           (4, "conversations[1].conversationId missing"), (5, "to_json()")):  # fmt: skip
+        (reported,) = [line for line in err.splitlines() if line.startswith(f"{events_file}:{number}: ")]
+        assert reason in reported
+    records = decode_all(registry_url, read_all(kafka_bootstrap, topics.events, unique_name("g")))
+    events = {e.conversation_id: e for e in (decode_event(p, s) for _, _, (_, p, s) in records)}
+    assert sorted(events) == ["c1", "c4", "c5"]
+    body = events["c1"].body
+    assert isinstance(body, ConversationSnapshot)
+    assert body.participants[0].name == "Ana \ufffd"
+    queues = decode_all(registry_url, read_all(kafka_bootstrap, topics.queues, unique_name("g")))
+    assert [decode_queue(p, s)["name"] for _, _, (_, p, s) in queues] == ["Sales \ufffd"]
+
+
 def test_topics_created_with_configured_partitions_and_compaction(
     topics: TopicSettings, kafka_bootstrap: str, tmp_path: Path
 ) -> None:

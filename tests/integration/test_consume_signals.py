@@ -1,4 +1,4 @@
-"""``convstream consume`` as a subprocess: SIGTERM at any point of its life is a clean exit 0 (SPEC §6.3)."""
+"""``convstream consume`` as a subprocess: SIGTERM at any point of its life is a clean exit 0."""
 
 from __future__ import annotations
 

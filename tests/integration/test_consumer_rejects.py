@@ -1,4 +1,4 @@
-"""A value PostgreSQL rejects (SPEC §6.4): the bad conversation is isolated, dead-lettered and marked;
+"""A value PostgreSQL rejects: the bad conversation is isolated, dead-lettered and marked;
 the good records of the same batch land and the partition does not stall."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Kafka over SASL_SSL (SCRAM-SHA-512) and mutual TLS against the devstack's real listeners (SPEC §15)."""
+"""Kafka over SASL_SSL (SCRAM-SHA-512) and mutual TLS against the devstack's listeners (docs/security.md)."""
 
 from __future__ import annotations
 

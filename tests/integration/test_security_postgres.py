@@ -1,4 +1,4 @@
-"""PostgreSQL over TLS (sslmode=verify-full) and least-privilege roles against the real server (SPEC §15)."""
+"""PostgreSQL over TLS (sslmode=verify-full) and least-privilege roles, real server (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registry basic auth through a real auth-enforcing proxy, and no secret ever leaks (SPEC §15).
+"""Registry basic auth through a real auth-enforcing proxy, and no secret ever leaks (docs/security.md).
 
 The proxy is test plumbing (stdlib ``http.server``): it checks HTTP basic credentials and forwards to the
 real Apicurio registry behind it.

@@ -99,11 +99,9 @@ def render_prom(expr: str, variables: Mapping[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", sub, expr)
 
 
-_WINDOW = "now() - interval '24 hours'"
-
-
-def render_sql(sql: str) -> str:
-    """Grafana's Postgres macros as Grafana expands them, over the last 24 hours."""
+def render_sql(sql: str, window_seconds: int = 86400) -> str:
+    """Grafana's Postgres macros as Grafana expands them, over the last ``window_seconds`` (default 24 h)."""
+    window = f"now() - interval '{int(window_seconds)} seconds'"
 
     def group(match: re.Match[str], alias: bool) -> str:
         column, interval = match.group(1).strip(), match.group(2)
@@ -114,9 +112,9 @@ def render_sql(sql: str) -> str:
     sql = re.sub(r"\$__timeGroupAlias\(([^,]+),\s*'([^']+)'\)", lambda m: group(m, True), sql)
     sql = re.sub(r"\$__timeGroup\(([^,]+),\s*'([^']+)'\)", lambda m: group(m, False), sql)
     sql = re.sub(
-        r"\$__timeFilter\(([^)]+)\)", lambda m: f"{m.group(1).strip()} BETWEEN {_WINDOW} AND now()", sql
+        r"\$__timeFilter\(([^)]+)\)", lambda m: f"{m.group(1).strip()} BETWEEN {window} AND now()", sql
     )
-    sql = sql.replace("$__timeFrom()", _WINDOW).replace("$__timeTo()", "now()")
+    sql = sql.replace("$__timeFrom()", window).replace("$__timeTo()", "now()")
     if "$" in sql:
         raise KeyError(f"unsubstituted Grafana variable or macro in {sql!r}")
     return sql

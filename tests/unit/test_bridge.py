@@ -279,3 +279,30 @@ def test_summaries_add_up_field_by_field() -> None:
     assert merged.published == Counter({"a": 4, "b": 2})
     assert merged.stopped is True
     assert merged.seconds == 0.0  # the caller times the whole run
+
+
+def test_a_source_that_ends_on_the_stop_event_counts_as_stopped() -> None:
+    """The real-time simulator returns when the stop event is set (it waits on it): still "stopped"."""
+    publisher = RecordingPublisher()
+    stop = threading.Event()
+
+    def items():  # type: ignore[no-untyped-def]
+        yield from file_items_from_lines([detail_line("c1")])
+        stop.set()  # as SIGTERM while the source waits for its next message
+
+    summary = make_bridge(publisher, [], stop=stop).run(items())
+    assert summary.stopped
+    assert [key for _, key, _ in publisher.records] == ["c1"]
+    assert publisher.flushes == 1
+    assert summary.exit_code == 0
+
+
+def test_tick_every_item_sees_a_failed_delivery_at_once() -> None:
+    """A slow source (the real-time simulator) ticks every item: the first failed delivery stops reading."""
+    publisher = RecordingPublisher(fail_after=3)
+    items = [item for i in range(50) for item in file_items_from_lines([detail_line(f"c{i}")])]
+    with pytest.raises(PublishError):
+        make_bridge(publisher, [], tick_items=1).run(items)
+    assert len(publisher.records) == 3
+    assert publisher.failed == 1, "reading stopped right after the first failure"
+    assert publisher.polls >= 4

@@ -1,4 +1,4 @@
-"""The pure core (SPEC/CONTRIBUTING): no I/O clients imported, no clock, randomness or logging used."""
+"""The pure core (docs/CONTRIBUTING.md): no I/O clients imported, no clock, randomness or logging used."""
 
 from __future__ import annotations
 

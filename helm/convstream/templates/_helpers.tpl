@@ -275,3 +275,10 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 {{- define "convstream.consumerKind" -}}
 {{- .Values.consumer.kind -}}
 {{- end -}}
+
+{{/* "true" when the bridge runs until stopped (a Deployment): the genesys source, or the simulator in real time
+     (`--realtime` in bridge.extraArgs); "" for a finite simulator run (a Job). */}}
+{{- define "convstream.bridgeLongRunning" -}}
+{{- $b := .Values.bridge -}}
+{{- if or (eq $b.source "genesys") (and (eq $b.source "simulator") (has "--realtime" $b.extraArgs)) -}}true{{- end -}}
+{{- end -}}

@@ -32,6 +32,7 @@ from consumer.domain.events import (
     DetailEvent,
     Participant,
 )
+from consumer.errors import UnencodableEventError
 
 WRITER = current(CONVERSATION_EVENT)
 
@@ -140,9 +141,11 @@ _GOOD = ConversationEvent(
         dataclasses.replace(_GOOD, body=DetailEvent(kind="\ud800")),
     ],
 )
-def test_values_that_do_not_fit_raise_value_error(bad: ConversationEvent) -> None:
-    with pytest.raises(ValueError):
+def test_values_that_do_not_fit_raise_unencodable_event_error(bad: ConversationEvent) -> None:
+    # The project's own input-rejection error (the bridge reports it and goes on), from the writer's error.
+    with pytest.raises(UnencodableEventError) as caught:
         encode_event(bad)
+    assert isinstance(caught.value.__cause__, ValueError | TypeError | AttributeError)
 
 
 def test_unsupported_schemas_fail_at_compile_time() -> None:
@@ -181,7 +184,7 @@ def test_repeated_participant_values_are_exact_and_odd_types_still_raise() -> No
         assert encode_event(event) == encode_event_fastavro(event)
     # Values equal to ones already written, but of another type, raise or encode as their own type.
     float_time = dataclasses.replace(first, connected_time=1_735_725_600_000.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"expected an integer, got float"):
+    with pytest.raises(UnencodableEventError, match=r"expected an integer, got float"):
         encode_event(_with_participant(float_time))
 
     class Name(str):
@@ -189,5 +192,5 @@ def test_repeated_participant_values_are_exact_and_odd_types_still_raise() -> No
 
     subclass = dataclasses.replace(first, id="p2", name=Name("Agent 001"))
     assert encode_event(_with_participant(subclass)) == encode_event_fastavro(_with_participant(subclass))
-    with pytest.raises(ValueError):
+    with pytest.raises(UnencodableEventError):
         encode_event(_with_participant(dataclasses.replace(first, id="p3", name="\ud800")))

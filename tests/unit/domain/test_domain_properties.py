@@ -1,4 +1,4 @@
-"""Property tests of the fold's guarantees (SPEC §4.2) over realistic and noisy conversations."""
+"""Property tests of the fold's merge guarantees over realistic and noisy conversations."""
 
 from __future__ import annotations
 

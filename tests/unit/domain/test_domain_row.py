@@ -1,4 +1,4 @@
-"""SPEC §4.4 last queue and §4.5 derived columns, and with_error."""
+"""The last-queue rule and the derived columns, and with_error."""
 
 from __future__ import annotations
 

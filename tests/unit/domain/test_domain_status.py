@@ -1,4 +1,4 @@
-"""SPEC §4.3 decision table, one case per row, plus precedence, monitors, stickiness and pending facts."""
+"""The status decision table, one case per row, plus precedence, monitors, stickiness and pending facts."""
 
 from __future__ import annotations
 

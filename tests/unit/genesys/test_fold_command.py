@@ -1,4 +1,4 @@
-"""``convstream fold``: offline fold over JSONL files (SPEC §11) — output format, bad input, exit codes."""
+"""``convstream fold``: offline fold over JSONL files — output format, bad input, exit codes."""
 
 from __future__ import annotations
 

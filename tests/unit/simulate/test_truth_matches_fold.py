@@ -1,8 +1,8 @@
-"""Acceptance: the simulator's ground truth equals the fold of its own output (SPEC §7.4, §4).
+"""Acceptance: the simulator's ground truth equals the fold of its own output.
 
 The truth comes from the simulator's model (phases, queues, times it decided), never from the fold, so
 agreement checks both sides. With duplicates, reordering and drops, ``status_changed_at`` is the one key
-that may legitimately differ (SPEC §4.2: it records when processing saw the change), so it is ignored
+that may legitimately differ (it records when processing saw the change), so it is ignored
 there and only there.
 
 Size: the unit tier folds 1,000 conversations per case (about a second of CPU each); the e2e tier
