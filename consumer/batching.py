@@ -27,7 +27,8 @@ from consumer.domain import (
     fold,
     state_to_json,
 )
-from consumer.errors import InvalidEventError, PoisonRecordError
+from consumer.domain.keys import conversation_id_problem
+from consumer.errors import InvalidEventError, PoisonRecordError, UnindexableKeyError
 from consumer.known import key_text, merged
 
 __all__ = [
@@ -52,6 +53,8 @@ class DecodedBatch:
         queue_records: the queues-topic records of each queue id (dead-lettered if Postgres rejects it).
         poisons: records that can never be processed.
         skipped: records deliberately ignored (queue tombstones).
+        misrouted: events-topic records whose key is not their body's conversation id, with the kind
+            (``"null"``: no usable key; ``"other"``: another id). Folded like the others; counted.
     """
 
     events: dict[str, list[tuple[Record, ConversationEvent]]] = field(default_factory=dict)
@@ -59,6 +62,7 @@ class DecodedBatch:
     queue_records: dict[str, list[Record]] = field(default_factory=dict)
     poisons: list[Poison] = field(default_factory=list)
     skipped: int = 0
+    misrouted: list[tuple[Record, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -91,6 +95,7 @@ def decode_records(
     """
     out = DecodedBatch()
     events = out.events
+    unindexable: dict[str, str] = {}  # conversation id -> why it cannot be a key
     for record in records:
         if record.topic == queues_topic:
             _decode_queue(record, writer_schemas, out)
@@ -98,14 +103,29 @@ def decode_records(
         try:
             event = decode_event(record.value)
         except PoisonRecordError as exc:
-            out.poisons.append(_poison(record, exc, key_text(record.key)))
+            out.poisons.append(_poison(record, exc, _markable(key_text(record.key))))
             continue
-        bucket = events.get(event.conversation_id)
+        cid = event.conversation_id
+        key = key_text(record.key)
+        if key != cid:
+            out.misrouted.append((record, "null" if key is None else "other"))
+        bucket = events.get(cid)
         if bucket is None:
-            events[event.conversation_id] = [(record, event)]
+            problem = unindexable.get(cid) or conversation_id_problem(cid)
+            if problem is not None:
+                unindexable[cid] = problem
+                error = UnindexableKeyError(problem, raw=record.value)
+                out.poisons.append(_poison(record, error, None))
+                continue
+            events[cid] = [(record, event)]
         else:
             bucket.append((record, event))
     return out
+
+
+def _markable(cid: str | None) -> str | None:
+    """A key usable for an error mark (None when it could not be a row's primary key either)."""
+    return cid if cid is not None and conversation_id_problem(cid) is None else None
 
 
 def _decode_queue(record: Record, writer_schemas: WriterSchemas, out: DecodedBatch) -> None:

@@ -16,6 +16,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from consumer.bridge import BadLine, BridgeItem, Skipped
+from consumer.bridge_keys import keyable
 from consumer.codec.avro import QueueRecord
 from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.entries import ParticipantEntry
@@ -88,7 +89,7 @@ def stream_items(stream: IO[bytes], *, source_name: str, clock: FileClock) -> It
         elif isinstance(outcome, LineEvents):
             for reason in outcome.rejected:  # records left out of an analytics page
                 yield BadLine(outcome.source_name, outcome.line, reason)
-            yield from outcome.events
+            yield from keyable(outcome.events, source_name, outcome.line)
         elif isinstance(outcome, LineBad):
             yield BadLine(outcome.source_name, outcome.line, outcome.reason)
         elif isinstance(outcome, LineUnknownTopic):
@@ -133,7 +134,7 @@ def simulator_items(messages: Iterable[SimulatedMessage]) -> Iterator[BridgeItem
             if skipped is not None:
                 yield skipped
         else:
-            yield from result.events
+            yield from keyable(result.events, "<simulator>", number)
 
 
 def queue_records(

@@ -5,7 +5,7 @@ A dead letter keeps the original key and value bytes untouched and says why and 
 ====================================  ================================================================
 ``convstream.error.class``            the error class, e.g. ``FramingError``
 ``convstream.error.reason``           metric reason: framing, unknown_schema, payload, invalid_event, fold,
-                                      store (Postgres rejected its values)
+                                      store (Postgres rejected its values), unindexable_key
 ``convstream.error.message``          the error message (at most 1 KiB)
 ``convstream.original.topic``         the topic it was consumed from
 ``convstream.original.partition``     its partition (decimal)
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from consumer.adapters.kafka_consumer import Record
-from consumer.errors import BrokerUnavailableError, PoisonRecordError
+from consumer.errors import MAX_MESSAGE_BYTES, BrokerUnavailableError, PoisonRecordError, cap_message
 
 __all__ = [
     "HEADER_CLASS",
@@ -57,8 +57,6 @@ HEADER_OFFSET: Final = "convstream.original.offset"
 HEADER_TIMESTAMP: Final = "convstream.original.timestamp"
 HEADER_SCHEMA_ID: Final = "convstream.schema.id"
 
-_MAX_MESSAGE_BYTES: Final = 1024
-
 
 @dataclass(frozen=True, slots=True)
 class Poison:
@@ -80,7 +78,9 @@ class Poison:
     def description(self) -> str:
         """``Class: message`` as stored in the conversation's ``error_message``."""
         r = self.record
-        return f"{type(self.error).__name__}: {self.error} (at {r.topic}[{r.partition}]@{r.offset})"
+        where = f" (at {r.topic}[{r.partition}]@{r.offset})"
+        text = f"{type(self.error).__name__}: {self.error}"
+        return cap_message(text, MAX_MESSAGE_BYTES - len(where.encode())) + where
 
 
 class Publisher(Protocol):
@@ -100,7 +100,7 @@ class Publisher(Protocol):
 def dead_letter_headers(poison: Poison) -> list[tuple[str, bytes]]:
     """The headers of a dead letter (see the module docstring)."""
     r = poison.record
-    message = str(poison.error).encode("utf-8", "replace")[:_MAX_MESSAGE_BYTES]
+    message = cap_message(str(poison.error)).encode("utf-8", "replace")
     headers = [
         (HEADER_CLASS, type(poison.error).__name__.encode()),
         (HEADER_REASON, poison.reason.encode()),

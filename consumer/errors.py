@@ -17,11 +17,13 @@ message text.
     │   ├── UnknownSchemaError       the registry answered, and has no such schema id
     │   ├── PayloadDecodeError       framed, schema known, Avro body does not decode
     │   ├── InvalidEventError        decodes, but semantically invalid (e.g. no conversation id)
-    │   └── UnwritableRecordError    folds, but PostgreSQL rejects its values (found by splitting)
+    │   ├── UnwritableRecordError    folds, but PostgreSQL rejects its values (found by splitting)
+    │   └── UnindexableKeyError      its conversation id cannot be a primary key (too long, NUL)
     ├── TransientError               retry with backoff; never dead-lettered, never skipped
     │   ├── BrokerUnavailableError
     │   ├── RegistryUnavailableError
     │   ├── StoreUnavailableError    Postgres unreachable, serialization failure, deadlock, read-only
+    │   ├── ConcurrentFoldError      another consumer wrote a conversation of the batch since it was loaded
     │   └── GenesysUnavailableError  Genesys Cloud unreachable, 5xx, or still rate limiting (429)
     ├── StoreError                   a Postgres error that retrying will not fix
     ├── FencedError                  another consumer owns the partition now (offset fence failed)
@@ -37,6 +39,7 @@ from __future__ import annotations
 __all__ = [
     "BrokerUnavailableError",
     "ChannelGoneError",
+    "ConcurrentFoldError",
     "ConfigError",
     "ConvstreamError",
     "FencedError",
@@ -55,11 +58,27 @@ __all__ = [
     "StoreUnavailableError",
     "TransientError",
     "UnencodableEventError",
+    "UnindexableKeyError",
     "UnknownSchemaError",
     "UnknownTopicError",
     "UnwritableRecordError",
     "WedgedError",
+    "cap_message",
 ]
+
+#: The longest error message stored or sent anywhere (a conversation's ``error_message``, the DLQ's
+#: ``convstream.error.message`` header), in UTF-8 bytes: a decoder error can quote a whole schema.
+MAX_MESSAGE_BYTES = 1024
+
+
+def cap_message(message: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """``message`` cut to at most ``limit`` UTF-8 bytes (on a character boundary), marked when cut."""
+    raw = message.encode("utf-8", "replace")
+    if len(raw) <= limit:
+        return message
+    marker = " …(truncated)"
+    head = raw[: limit - len(marker.encode())].decode("utf-8", "ignore")
+    return head + marker
 
 
 class ConvstreamError(Exception):
@@ -137,6 +156,13 @@ class UnwritableRecordError(PoisonRecordError):
     reason = "store"
 
 
+class UnindexableKeyError(PoisonRecordError):
+    """Decodes, but its conversation id cannot be a primary key: longer than the documented maximum
+    (:data:`consumer.keys.MAX_CONVERSATION_ID_BYTES` UTF-8 bytes) or containing a NUL character."""
+
+    reason = "unindexable_key"
+
+
 class TransientError(ConvstreamError):
     """A dependency is unavailable or busy; retry with backoff, never dead-letter, never skip."""
 
@@ -155,6 +181,16 @@ class StoreUnavailableError(TransientError):
     def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
+
+
+class ConcurrentFoldError(TransientError):
+    """A conversation of the batch changed in Postgres after its state was loaded (another consumer
+    folded records of it from another partition): the batch is rolled back and retried from the fresh
+    state, so neither fold is lost."""
+
+    def __init__(self, message: str, *, conversations: int = 0) -> None:
+        super().__init__(message)
+        self.conversations = conversations
 
 
 class StoreError(ConvstreamError):

@@ -10,14 +10,20 @@ Delivery contract of one batch (:meth:`Pipeline._run_batch`, steps in code order
    Decode the others (writer schemas cached by id). Poison records (not framed, unknown schema id after
    a successful registry lookup, undecodable body, semantically invalid) are set aside; the others are
    grouped per conversation.
-3. Load the batch's conversation states from Postgres, fold each conversation's events (a fold that
-   raises makes that record poison, the rest still applies), derive the rows (queue names only as events
-   carried them), keep only changed ones; each keeps its folded records' digests.
+3. Load the batch's conversation states from Postgres with each row's version, fold each conversation's
+   events (a fold that raises makes that record poison, the rest still applies), derive the rows (queue
+   names only as events carried them), keep only changed ones; each keeps its folded records' digests.
+   Records whose key is not their conversation id (null key, another partitioner) are folded like the
+   others, counted (``convstream_misrouted_records_total``) and warned about once per partition.
 4. Produce the poison records to the dead-letter topic and wait for their acknowledgement; each one whose
    conversation id is known becomes an error mark on that conversation.
 5. One Postgres transaction: the queue-topic entries (directory upsert and refresh of the rows showing a
    directory name), changed rows (directory queue names resolved in SQL, under per-queue advisory locks),
-   error marks and each partition's offset moved with the fenced conditional update. A failed fence
+   error marks and each partition's offset moved with the fenced conditional update. After the fence the
+   transaction locks every conversation of the batch and checks that no row changed since step 3 (one
+   conversation's records may sit in several partitions, folded by several consumers at once): a changed
+   one raises :class:`ConcurrentFoldError`, everything rolls back and the batch starts again at step 2
+   from the fresh state (immediately, then with backoff) -- no fold is ever lost. A failed fence
    (:class:`FencedError`) rolls it all back: the batch is dropped, the partitions are sought back to the
    offsets stored in Postgres (checked against the log end, see below), nothing is written. If Postgres
    rejects values of some conversations or queues (a non-transient :class:`StoreError`), those are
@@ -61,6 +67,7 @@ from consumer.dlq import Poison
 from consumer.domain import fold_logic_version
 from consumer.errors import (
     BrokerUnavailableError,
+    ConcurrentFoldError,
     ConvstreamError,
     FencedError,
     TransientError,
@@ -73,6 +80,7 @@ from consumer.pipeline_isolate import write_isolating
 from consumer.pipeline_offsets import StoredOffsets
 from consumer.pipeline_support import (
     BatchOutcome,
+    MisroutedWarnings,
     PipelineConfig,
     Sink,
     Source,
@@ -85,6 +93,10 @@ from consumer.watchdog import Watchdog
 __all__ = ["Pipeline"]
 
 log = logging.getLogger(__name__)
+
+#: Fold conflicts retried at once (no pause, no backoff) before they count as a transient failure: a
+#: conflict means another batch committed, so the next attempt reads a newer state and usually wins.
+_IMMEDIATE_CONFLICT_RETRIES = 5
 
 
 class _Abandoned(Exception):
@@ -127,6 +139,7 @@ class Pipeline:
         self._metrics, self._health = observe
         self._clock, self._wall = clocks
         self._parts = Partitions()
+        self._misrouted = MisroutedWarnings()
         self._inflight: list[Record] = []
         self._carry: list[Record] = []
         self._stop = threading.Event()
@@ -201,10 +214,11 @@ class Pipeline:
 
     def _process(self, records: list[Record]) -> None:
         self._inflight = records
+        self._health.batch_begins()
         attempt = _Attempt(self._clock(), set())
         paused: list[TP] = []
         fenced = False
-        failures = 0
+        failures = conflicts = 0
         try:
             while True:
                 try:
@@ -216,6 +230,14 @@ class Pipeline:
                 except FencedError as exc:
                     log.warning("batch fenced: another consumer owns a partition", extra={"error": str(exc)})
                     fenced = True
+                except ConcurrentFoldError as exc:
+                    conflicts += 1
+                    self._metrics.fold_conflicts.inc()
+                    log.info("fold conflict; folding the batch again", extra={"error": str(exc)})
+                    if conflicts > _IMMEDIATE_CONFLICT_RETRIES:
+                        paused = paused or self._pause()
+                        self._backoff(failures, exc)
+                        failures += 1
                 except TransientError as exc:
                     paused = paused or self._pause()
                     self._backoff(failures, exc)
@@ -226,6 +248,7 @@ class Pipeline:
             )
         finally:
             self._inflight = []
+            self._health.batch_ends()
             if paused:
                 self._source.resume([tp for tp in paused if tp in self._parts.owned])
 
@@ -242,9 +265,10 @@ class Pipeline:
         unkeyed = decoded.events.keys() - set(keys)  # keys that are not their body's conversation id
         if unkeyed:
             stored |= self._store.load_folded_digests(sorted(unkeyed), version)
-        states = self._store.load_states(list(decoded.events))
+        loaded = self._store.load_states_versioned(list(decoded.events))
         self._health.store_ok()
-        folded = fold_batch(states, decoded, Digests(known.digests, stored))
+        folded = fold_batch(loaded.states, decoded, Digests(known.digests, stored))
+        versions = {cid: loaded.versions.get(cid) for cid in decoded.events}
         poisons = decoded.poisons + folded.poisons
         # Step 4. Dead letters acknowledged before any offset passes them.
         self._send_dead_letters(poisons, attempt)
@@ -253,7 +277,7 @@ class Pipeline:
         advances = self._parts.advances(records)
         advances += self._parts.eof_advances(exclude={(a.topic, a.partition) for a in advances})
         queues = list(decoded.queues.values())
-        batch = BatchWrite(self.config.group_id, advances, folded.writes, marks, queues)
+        batch = BatchWrite(self.config.group_id, advances, folded.writes, marks, queues, versions)
         result, rejected = write_isolating(
             self._store, batch, decoded, lambda p: self._send_dead_letters(p, attempt), self._now_ms
         )
@@ -274,8 +298,10 @@ class Pipeline:
                 duration=self._clock() - attempt.started,
                 committed_at=committed_at,
                 already_folded=known.already_folded,
+                misrouted=decoded.misrouted,
             )
         )
+        self._misrouted.note(decoded.misrouted, log)
 
     def _send_dead_letters(self, poisons: Sequence[Poison], attempt: _Attempt) -> None:
         todo = [p for p in poisons if (p.record.tp, p.record.offset) not in attempt.dead_lettered]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres_types import BatchWrite, Unwritable, WriteResult
+from consumer.adapters.postgres_types import BatchWrite, StoredStates, Unwritable, WriteResult
 from consumer.dlq import Poison
 from consumer.domain import ConversationState
 from consumer.errors import BrokerUnavailableError, RegistryUnavailableError, TransientError
@@ -22,6 +22,7 @@ from consumer.settings import ConsumerSettings, TopicSettings
 __all__ = [
     "BatchOutcome",
     "DeadLetters",
+    "MisroutedWarnings",
     "PipelineConfig",
     "Sink",
     "Source",
@@ -51,6 +52,7 @@ class Store(Protocol):
     """The Postgres side of the loop."""
 
     def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
+    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates: ...
     def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]: ...
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
     def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool: ...
@@ -126,6 +128,7 @@ class BatchOutcome:
     duration: float
     committed_at: float
     already_folded: int = 0
+    misrouted: Sequence[tuple[Record, str]] = ()
 
     @property
     def processed(self) -> int:
@@ -139,6 +142,8 @@ def record_batch(m: ConsumerMetrics, outcome: BatchOutcome) -> None:
     m.events.labels("skipped").inc(outcome.skipped)
     m.events.labels("already_folded").inc(outcome.already_folded)
     m.events.labels("dlq").inc(len(outcome.poisons))
+    for _, kind in outcome.misrouted:
+        m.misrouted.labels(kind).inc()
     for p in outcome.poisons:
         m.dlq_records.labels(p.reason).inc()
     m.rows_written.labels("inserted").inc(outcome.result.inserted)
@@ -198,3 +203,32 @@ def dependency_label(exc: TransientError) -> str:
     if isinstance(exc, RegistryUnavailableError):
         return "registry"
     return "store"
+
+
+class MisroutedWarnings:
+    """Warn once per partition about records whose key is not their conversation id.
+
+    Such records are folded correctly, but they defeat the already-folded shortcut and the per-key
+    ordering Kafka gives (the producer uses another key, no key, or another partitioner).
+    """
+
+    def __init__(self) -> None:
+        self._warned: set[TP] = set()
+
+    def note(self, misrouted: Sequence[tuple[Record, str]], log: Any) -> None:
+        """Log one warning for each partition not warned about yet (with the first record's coordinates)."""
+        for record, kind in misrouted:
+            if record.tp in self._warned:
+                continue
+            self._warned.add(record.tp)
+            log.warning(
+                "records whose key is not their conversation id: folded, but not recognised as already "
+                "folded and not ordered by Kafka; fix the producer's key or partitioner",
+                extra={
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "kind": kind,
+                    "metric": "convstream_misrouted_records_total",
+                },
+            )

@@ -181,6 +181,12 @@ class ConsumerSettings(_Section):
     shutdown_grace_seconds: float = Field(
         default=25.0, gt=0, description="on SIGTERM, time to finish the batch in flight"
     )
+    ready_commit_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="/readyz turns 503 while a batch has waited this long to commit (e.g. writes blocked "
+        "by a table lock, Postgres refusing writes); ready again after the next commit",
+    )
 
 
 PiiMode = Literal["keep", "drop", "hash"]

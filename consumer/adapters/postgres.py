@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from consumer.adapters.postgres_dsn import check_dsn
 from consumer.adapters.postgres_errors import translate
 from consumer.adapters.postgres_queues import lock_queue_ids, upsert_queues
 from consumer.adapters.postgres_sql import build_statements
@@ -35,6 +36,7 @@ from consumer.adapters.postgres_types import (
     BatchWrite,
     QueueInfo,
     RowWrite,
+    StoredStates,
     Unwritable,
     WriteMethod,
     WriteResult,
@@ -42,6 +44,7 @@ from consumer.adapters.postgres_types import (
 from consumer.adapters.postgres_write import (
     advance,
     bisect,
+    check_versions,
     coalesce_errors,
     coalesce_rows,
     mark_errors,
@@ -105,7 +108,11 @@ class PostgresStore:
             settings: the Postgres section of the settings (runtime DSN, pool sizes, table).
             table: the conversation table, overriding ``settings.table`` (a rebuild's shadow table).
             write_method: ``"copy"`` or ``"executemany"`` (see :data:`DEFAULT_WRITE_METHOD`).
+
+        Raises:
+            ConfigError: the DSN is not a valid connection string (e.g. an invalid ``sslmode``).
         """
+        check_dsn(settings.dsn.get_secret_value(), "CONVSTREAM_POSTGRES__DSN")
         self._settings = settings
         self.table = table or settings.table
         self.write_method: WriteMethod = write_method
@@ -202,6 +209,31 @@ class PostgresStore:
                 raise StoreError(f"stored state of conversation {cid!r} cannot be read: {exc}") from exc
         return states
 
+    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates:
+        """The stored states of these conversations with the version of every row read (one statement).
+
+        Pass the versions on in :attr:`BatchWrite.versions`: the write then fails (and rolls back) if
+        another writer changed one of these rows meanwhile.
+
+        Raises:
+            StoreError: a stored state is not a state document this build can read.
+        """
+        if not ids:
+            return StoredStates()
+        with self._connection("load states") as conn:
+            rows = conn.execute(self._sql.load_states_versioned, (list(ids),)).fetchall()
+        states: dict[str, ConversationState] = {}
+        versions: dict[str, int] = {}
+        for cid, state, version in rows:
+            versions[cid] = int(version)
+            if state is None:
+                continue
+            try:
+                states[cid] = state_from_json(state)
+            except ValueError as exc:
+                raise StoreError(f"stored state of conversation {cid!r} cannot be read: {exc}") from exc
+        return StoredStates(states, versions)
+
     def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]:
         """``folded_digests`` of these conversations' rows whose state has ``logic_version``.
 
@@ -252,6 +284,12 @@ class PostgresStore:
            from ``start_offset`` to ``next_offset`` (a partition seen for the first time is inserted).
            If any stored offset differs from ``start_offset``, another consumer owns the partition:
            roll back and raise :class:`FencedError` -- no row is written.
+        2b. Conversation locks and versions: the transaction's advisory locks on every conversation the
+           batch folded, writes or marks (one statement, ascending keys: no lock cycle), held to the
+           commit; then each version in ``batch.versions`` is compared with the stored row's. If one
+           changed (another consumer wrote the conversation since this batch loaded its state), roll
+           back and raise :class:`ConcurrentFoldError` -- nothing is written; the caller folds again
+           from the fresh state. After the fence so a zombie's batch waits on the fence, never here.
         3. Queue locks: the transaction's advisory locks on the rows' last queues (shared) and on the
            batch's directory entries (exclusive), in one statement (see
            :mod:`consumer.adapters.postgres_queues` for why this makes queue names race-free).
@@ -278,6 +316,8 @@ class PostgresStore:
             with conn.transaction():
                 # Step 2.
                 advance(conn, self._sql, batch.group_id, offsets)
+                # Step 2b.
+                check_versions(conn, self._sql, batch, rows)
                 # Step 3.
                 lock_queue_ids(conn, self._sql, referenced, (q.queue_id for q in batch.queues))
                 # Step 4.
@@ -296,8 +336,8 @@ class PostgresStore:
 
         For a batch whose :meth:`write_batch` raised :class:`StoreError`. Writes everything but the offsets
         in a transaction that is always rolled back, splitting in halves (savepoints) down to the parts
-        that fail with a data or integrity error (SQLSTATE classes 22 and 23, or psycopg's client-side
-        :class:`psycopg.DataError`); nothing is committed.
+        that fail with a data, integrity or program-limit error (SQLSTATE classes 22, 23 and 54, e.g. an
+        index entry too large; or psycopg's client-side :class:`psycopg.DataError`); nothing is committed.
 
         Raises:
             StoreUnavailableError: transient failure (retry the batch).

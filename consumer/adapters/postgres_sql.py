@@ -16,6 +16,7 @@ from psycopg import sql
 
 __all__ = [
     "COLUMNS",
+    "CONVERSATION_LOCK_CLASS",
     "QUEUE_LOCK_CLASS",
     "STAGE_TABLE",
     "TIME_COLUMNS",
@@ -68,6 +69,12 @@ _CONTENT: Final = tuple(name for name, _ in COLUMNS if name not in _APART) + _DE
 #: one-bigint lock. Rows referencing a queue are written under its lock in shared mode, the queue's
 #: directory entry is changed (and its rows refreshed) under it in exclusive mode.
 QUEUE_LOCK_CLASS: Final = 0x43565121
+
+#: The first key of the transaction-scoped advisory locks on conversation ids (``hashtext(id)`` second):
+#: a batch's write transaction holds them on every conversation it folded or marks, from its version check
+#: to its commit, so two consumers never fold one conversation from the same stored state. An advisory
+#: lock (rather than ``SELECT … FOR UPDATE``) also covers conversations without a row yet.
+CONVERSATION_LOCK_CLASS: Final = 0x43565143
 
 #: Session-local staging table for the COPY write method (created once per connection).
 STAGE_TABLE: Final = "convstream_stage"
@@ -149,6 +156,9 @@ class Statements:
     upsert_values: Query
     mark_errors: Query
     load_states: Query
+    load_states_versioned: Query
+    lock_conversations: Query
+    conversation_versions: Query
     load_folded_digests: Query
     refresh_queue_names: Query
     advance_offset: Query
@@ -197,6 +207,18 @@ def build_statements(table_name: str) -> Statements:
         ).format(table=table, at=_ms_to_ts(sql.SQL("u.at"))),
         load_states=sql.SQL(
             "SELECT conversation_id, state FROM {table} WHERE conversation_id = ANY(%s) AND state IS NOT NULL"
+        ).format(table=table),
+        # xmin: the transaction that wrote the row version read; any later write of the row changes it.
+        load_states_versioned=sql.SQL(
+            "SELECT conversation_id, state, xmin::text::bigint FROM {table} WHERE conversation_id = ANY(%s)"
+        ).format(table=table),
+        # Same shape as lock_queue_ids: one statement, keys ascending, so lockers never wait in a cycle.
+        lock_conversations=sql.SQL(
+            "SELECT count(*) FROM (SELECT pg_advisory_xact_lock({cls}, k.key) "
+            "FROM (SELECT DISTINCT hashtext(u.id) AS key FROM unnest(%s::text[]) AS u(id) ORDER BY 1) k) l"
+        ).format(cls=sql.Literal(CONVERSATION_LOCK_CLASS)),
+        conversation_versions=sql.SQL(
+            "SELECT conversation_id, xmin::text::bigint FROM {table} WHERE conversation_id = ANY(%s)"
         ).format(table=table),
         load_folded_digests=sql.SQL(
             "SELECT conversation_id, folded_digests FROM {table} WHERE conversation_id = ANY(%s) "

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from consumer.domain import ConversationRow
+from consumer.domain import ConversationRow, ConversationState
 
 __all__ = [
     "BatchWrite",
@@ -18,6 +18,7 @@ __all__ = [
     "PartitionAdvance",
     "QueueInfo",
     "RowWrite",
+    "StoredStates",
     "Unwritable",
     "WriteMethod",
     "WriteResult",
@@ -86,6 +87,10 @@ class BatchWrite:
         rows: folded rows; at most one per conversation (a later duplicate replaces an earlier one).
         errors: error marks applied after the rows.
         queues: queue directory entries (from the queues topic) upserted before the rows.
+        versions: the row version each folded conversation had when its state was loaded
+            (:attr:`StoredStates.versions`; None: no row). The write fails with
+            :class:`~consumer.errors.ConcurrentFoldError` if any of them changed since. Conversations
+            absent from it (a write that folded nothing) are not checked.
     """
 
     group_id: str
@@ -93,6 +98,21 @@ class BatchWrite:
     rows: Sequence[RowWrite] = ()
     errors: Sequence[ErrorMark] = field(default_factory=tuple)
     queues: Sequence[QueueInfo] = ()
+    versions: Mapping[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStates:
+    """Conversation states as loaded, with the version of each row read.
+
+    Attributes:
+        states: conversation id -> stored state (rows without state are absent).
+        versions: conversation id -> row version (PostgreSQL's ``xmin`` of the row read), for every row
+            found, with or without state. Any later write of the row changes it.
+    """
+
+    states: Mapping[str, ConversationState] = field(default_factory=dict)
+    versions: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,12 +25,14 @@ from consumer.adapters.postgres_types import (
     RowWrite,
     WriteMethod,
 )
-from consumer.errors import FencedError
+from consumer.errors import ConcurrentFoldError, FencedError, cap_message
 
 __all__ = [
+    "ROW_FAULT_CLASSES",
     "Unit",
     "advance",
     "bisect",
+    "check_versions",
     "coalesce_errors",
     "coalesce_rows",
     "mark_errors",
@@ -115,6 +117,33 @@ def advance(
             cur.nextset()
 
 
+def check_versions(
+    conn: psycopg.Connection[Any], statements: Statements, batch: BatchWrite, rows: Sequence[RowWrite]
+) -> None:
+    """Lock the batch's conversations, then raise :class:`ConcurrentFoldError` if one changed since loaded.
+
+    The locks (transaction-scoped, see :data:`~consumer.adapters.postgres_sql.CONVERSATION_LOCK_CLASS`)
+    cover every conversation the batch folded, writes or marks, so from here to the commit no other batch
+    can write them: a version that still matches now still matches when the rows are written.
+    """
+    ids = set(batch.versions) | {r.row.conversation_id for r in rows}
+    ids |= {m.conversation_id for m in batch.errors}
+    if not ids:
+        return
+    conn.execute(statements.lock_conversations, (sorted(ids),))
+    if not batch.versions:
+        return
+    rows_now = conn.execute(statements.conversation_versions, (sorted(batch.versions),)).fetchall()
+    now = {str(cid): int(version) for cid, version in rows_now}
+    moved = sorted(cid for cid, version in batch.versions.items() if now.get(cid) != version)
+    if moved:
+        raise ConcurrentFoldError(
+            f"{len(moved)} conversation(s) changed since their state was loaded (e.g. {moved[0]!r}): "
+            "another consumer folded records of them; retrying the batch from the stored state",
+            conversations=len(moved),
+        )
+
+
 def write_rows(
     conn: psycopg.Connection[Any], statements: Statements, method: WriteMethod, rows: Sequence[RowWrite]
 ) -> tuple[int, int]:
@@ -160,7 +189,7 @@ def mark_errors(conn: psycopg.Connection[Any], statements: Statements, errors: S
         return 0
     params = {
         "ids": [m.conversation_id for m in errors],
-        "msgs": [m.message for m in errors],
+        "msgs": [cap_message(m.message) for m in errors],  # a decoder error can quote a whole schema
         "ats": [m.at for m in errors],
     }
     return int(conn.execute(statements.mark_errors, params).rowcount)
@@ -191,11 +220,17 @@ def probe_units(batch: BatchWrite) -> list[Unit]:
     return units + [Unit(("q", qid), queues=[queues[qid]]) for qid in sorted(queues)]
 
 
+#: SQLSTATE classes a single row's values can cause: data exception (22: NUL in text, out of range,
+#: bad encoding), integrity constraint violation (23) and program limit exceeded (54: an index entry larger
+#: than a btree page allows, a value too large).
+ROW_FAULT_CLASSES: Final = frozenset({"22", "23", "54"})
+
+
 def _data_error(exc: psycopg.Error) -> bool:
     """Whether the data, not the statement or the server, is at fault (by type and SQLSTATE class)."""
     if exc.sqlstate is None:
         return isinstance(exc, psycopg.DataError)
-    return exc.sqlstate[:2] in {"22", "23"}
+    return exc.sqlstate[:2] in ROW_FAULT_CLASSES
 
 
 def bisect(

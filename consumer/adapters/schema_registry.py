@@ -158,6 +158,28 @@ class SchemaRegistry:
             schema_id: int = self.client.register_schema(subject, Schema(schema_str, "AVRO"))
         return schema_id
 
+    def register_backward_transitive(self, subject: str, schema_str: str) -> int:
+        """Register ``schema_str`` under ``subject`` and keep the subject BACKWARD_TRANSITIVE.
+
+        Every writer registers this way (``convstream schemas register``, the bridge), so a subject
+        never stays at the registry's default level (often ``NONE``, which accepts any change):
+
+        1. If the subject exists, set its compatibility first, so the registration itself is checked.
+        2. Register (idempotent: an identical schema keeps its id).
+        3. If the subject was new, set its compatibility now that it exists.
+
+        Raises:
+            SchemaCompatibilityError: the registry rejects the schema as incompatible or invalid.
+            RegistryUnavailableError: the registry cannot be reached.
+        """
+        existed = bool(self.versions(subject))
+        if existed:  # Step 1.
+            self.set_compatibility(subject, BACKWARD_TRANSITIVE)
+        schema_id = self.register(subject, schema_str)  # Step 2.
+        if not existed:  # Step 3.
+            self.set_compatibility(subject, BACKWARD_TRANSITIVE)
+        return schema_id
+
     def lookup(self, subject: str, schema_str: str) -> int | None:
         """The id of ``schema_str`` under ``subject``, or None when it is not registered there."""
         try:

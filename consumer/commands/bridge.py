@@ -264,8 +264,11 @@ def _schema_ids(settings: Settings) -> tuple[int, int]:
     registry = SchemaRegistry(settings.schema_registry)
     topics = settings.topics
     try:
-        event_id = registry.register(subject_for(topics.events), schema_text(CONVERSATION_EVENT))
-        queue_id = registry.register(subject_for(topics.queues), schema_text(QUEUE))
+        # Subjects are kept BACKWARD_TRANSITIVE whoever registers first (the registry default may be NONE).
+        event_id = registry.register_backward_transitive(
+            subject_for(topics.events), schema_text(CONVERSATION_EVENT)
+        )
+        queue_id = registry.register_backward_transitive(subject_for(topics.queues), schema_text(QUEUE))
     finally:
         registry.close()
     return event_id, queue_id

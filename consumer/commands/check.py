@@ -73,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
             print(redact(f"{name:9} error        {exc}"))
             worst = max(worst, 1) if worst != 4 else worst
             continue
-        print(f"{name:9} ok           {target} ({(time.monotonic() - started) * 1000:.0f} ms)")
+        print(redact(f"{name:9} ok           {target} ({(time.monotonic() - started) * 1000:.0f} ms)"))
     return worst

@@ -289,7 +289,9 @@ def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
         prom = CollectorRegistry()
         metrics = ConsumerMetrics.create(prom)
         health = HealthState(
-            live_timeout_seconds=settings.consumer.wedge_timeout_seconds, require_registry=True
+            live_timeout_seconds=settings.consumer.wedge_timeout_seconds,
+            require_registry=True,
+            commit_timeout_seconds=settings.consumer.ready_commit_timeout_seconds,
         )
         pipeline, store, health, prom = build_pipeline(
             settings, stack, args.group_id, observe=(metrics, health, prom)

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from consumer.bridge import BadLine, BridgeItem, Skipped
+from consumer.bridge_keys import keyable
 from consumer.codec.avro import QueueRecord
 from consumer.domain.events import ConversationEvent, ConversationSnapshot
 from consumer.errors import (
@@ -103,7 +104,10 @@ def backfill_items(
             continue
         for reason in result.rejected:
             yield BadLine("<analytics>", number, reason)
-        for event in result.events:
+        for event in keyable(result.events, "<analytics>", number):
+            if isinstance(event, BadLine):  # an id that cannot be a key
+                yield event
+                continue
             yield apply_pii(event, pii) if pii is not None else event
 
 
@@ -217,7 +221,10 @@ class GenesysSource:
             return
         for reason in result.rejected:
             yield BadLine(f"<channel {item.channel}>", self.received, reason)
-        for event in result.events:
+        for event in keyable(result.events, f"<channel {item.channel}>", self.received):
+            if isinstance(event, BadLine):  # an id that cannot be a key
+                yield event
+                continue
             self._check_queues(event)
             yield apply_pii(event, self._pii) if self._pii is not None else event
 

@@ -5,10 +5,12 @@
   blocked for good cannot run its own watchdog, so the probe thread judges by the last poll's age. It
   checks no external dependency, so a database outage never turns into a restart storm (the loop keeps
   polling while it retries).
-- ``/readyz`` (readiness) answers 200 when the group is joined (or partitions are assigned) and Postgres,
-  the broker and (with ``require_registry``) the schema registry answered within the readiness window;
-  else 503 with the reason. The consumer's lag monitor (:mod:`consumer.observability.lag`) contacts all
-  three every few seconds, so readiness stays current while the loop is idle.
+- ``/readyz`` (readiness) answers 200 when the group is joined (or partitions are assigned), Postgres,
+  the broker and (with ``require_registry``) the schema registry answered within the readiness window,
+  and no batch has waited longer than ``commit_timeout_seconds`` to commit (answering is not enough:
+  writes blocked by a table lock leave every read working); else 503 with the reason. The consumer's
+  lag monitor (:mod:`consumer.observability.lag`) contacts all three every few seconds, so readiness
+  stays current while the loop is idle.
 - ``/metrics``: the Prometheus text format of the injected registry.
 
 :class:`HealthState` is written by the pipeline thread and read by the server thread; its fields are
@@ -42,6 +44,8 @@ class HealthState:
         live_timeout_seconds: ``/livez`` fails when no poll completed for this long (None: only when the
             watchdog fired); the consumer passes its wedge timeout.
         require_registry: ``/readyz`` also needs a recent schema registry answer.
+        commit_timeout_seconds: ``/readyz`` fails while a batch has been waiting to commit for longer
+            (None: never on this ground).
     """
 
     def __init__(
@@ -51,11 +55,13 @@ class HealthState:
         *,
         live_timeout_seconds: float | None = None,
         require_registry: bool = False,
+        commit_timeout_seconds: float | None = None,
     ) -> None:
         self._clock = clock
         self._window = ready_window_seconds
         self._live_timeout = live_timeout_seconds
         self._require_registry = require_registry
+        self._commit_timeout = commit_timeout_seconds
         now = clock()
         self.last_poll_ok = now
         self.last_progress = now
@@ -65,6 +71,7 @@ class HealthState:
         self.joined = False
         self.assigned = 0
         self.wedged_reason: str | None = None
+        self.batch_started: float | None = None  # the batch being written (with its retries) began then
 
     def poll_ok(self) -> None:
         """A poll returned without a broker error."""
@@ -85,6 +92,14 @@ class HealthState:
     def progress(self) -> None:
         """A batch committed (or there was nothing to commit)."""
         self.last_progress = self._clock()
+
+    def batch_begins(self) -> None:
+        """A batch is being processed; it is pending until :meth:`batch_ends`."""
+        self.batch_started = self._clock()
+
+    def batch_ends(self) -> None:
+        """The batch committed, or was dropped (fenced, revoked, abandoned)."""
+        self.batch_started = None
 
     def wedge(self, reason: str) -> None:
         """The watchdog fired: ``/livez`` turns 503 from now on."""
@@ -115,6 +130,12 @@ class HealthState:
             self.last_registry_ok is None or now - self.last_registry_ok > self._window
         ):
             return False, "schema registry not reached recently"
+        started = self.batch_started
+        if self._commit_timeout is not None and started is not None and now - started > self._commit_timeout:
+            return False, (
+                f"cannot commit: a batch has waited {now - started:.0f} s "
+                f"(limit {self._commit_timeout:g} s; locked table or Postgres refusing writes?)"
+            )
         return True, "ok"
 
 

@@ -2,22 +2,26 @@
 
 Every record is one JSON object with ``ts`` (UTC, ms), ``level``, ``logger``, ``msg`` and any fields passed
 through ``extra={...}``. Values registered with :func:`register_secret` are replaced by ``***`` in the
-message and in every field before the line is written.
+message and in every field before the line is written, and so is the userinfo of every URL
+(``http://user:password@host`` -> ``http://***@host``), registered or not.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
 from typing import Any, Literal, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging", "redact", "register_secret"]
+__all__ = ["JsonFormatter", "configure_logging", "redact", "redact_url", "register_secret"]
 
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _secrets: set[str] = set()
+#: ``scheme://userinfo@``: the userinfo (credentials) of a URL, up to the last ``@`` before the host.
+_URL_USERINFO = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/?#@\"']+@")
 _secrets_lock = threading.Lock()
 
 
@@ -29,11 +33,19 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***`` (for lines printed outside logging)."""
+    """``text`` with every registered secret and URL userinfo replaced by ``***`` (for lines printed
+    outside logging)."""
     return _redact(text)
 
 
+def redact_url(url: str) -> str:
+    """``url`` without its userinfo (``scheme://***@host…``), for showing a configured URL."""
+    return _URL_USERINFO.sub(r"\1***@", url)
+
+
 def _redact(text: str) -> str:
+    if "://" in text:
+        text = _URL_USERINFO.sub(r"\1***@", text)
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)  # a longer secret may contain a shorter one
     for secret in secrets:

@@ -21,7 +21,14 @@ partition, consumer group, a small set of outcomes and reasons) and never a conv
 - ``convstream_batch_duration_seconds``, ``convstream_batch_events``: histograms per committed batch.
 - ``convstream_rows_written_total{result}``: inserted | updated | unchanged (unchanged includes rows whose
   folded state did not change and were therefore not sent to Postgres).
-- ``convstream_dlq_records_total{reason}``: framing | unknown_schema | payload | invalid_event | fold | store.
+- ``convstream_dlq_records_total{reason}``: framing | unknown_schema | payload | invalid_event | fold | store
+  | unindexable_key (a conversation id that cannot be a primary key: :mod:`consumer.domain.keys`).
+- ``convstream_misrouted_records_total{kind}``: events-topic records whose Kafka key is not their body's
+  conversation id (``null``: no usable key; ``other``: another id). They are folded correctly (the row
+  version check makes concurrent folds safe), but they defeat the already-folded shortcut and Kafka's
+  per-key ordering, so the producer should be fixed.
+- ``convstream_fold_conflicts_total``: batches rolled back and folded again because another consumer
+  wrote one of their conversations after its state was loaded (conversations split over partitions).
 - ``convstream_rebalances_total``, ``convstream_assigned_partitions``,
   ``convstream_last_commit_timestamp_seconds`` (Unix time of the last Postgres commit; the time the
   metrics were created until the first commit, so "no commit for N minutes" counts from start-up).
@@ -51,11 +58,13 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["DEPENDENCIES", "DLQ_REASONS", "LAG_LABELS", "ConsumerMetrics"]
+__all__ = ["DEPENDENCIES", "DLQ_REASONS", "LAG_LABELS", "MISROUTED_KINDS", "ConsumerMetrics"]
 
 LAG_LABELS = ("consumergroup", "topic", "partition")
 #: ``convstream_dlq_records_total{reason}`` values (``consumer.dlq`` / the pipeline's poison classes).
-DLQ_REASONS = ("framing", "unknown_schema", "payload", "invalid_event", "fold", "store")
+DLQ_REASONS = ("framing", "unknown_schema", "payload", "invalid_event", "fold", "store", "unindexable_key")
+#: ``convstream_misrouted_records_total{kind}`` values.
+MISROUTED_KINDS = ("null", "other")
 #: ``convstream_retries_total{dependency}`` and ``convstream_lag_refresh_errors_total{dependency}``.
 DEPENDENCIES = ("broker", "registry", "store")
 
@@ -97,6 +106,8 @@ class ConsumerMetrics:
     lag_refreshed: Gauge
     lag_refresh_errors: Counter
     offset_resets: Counter
+    misrouted: Counter
+    fold_conflicts: Counter
     _writer: _LagWriter = field(default_factory=_LagWriter)
 
     @classmethod
@@ -199,6 +210,20 @@ class ConsumerMetrics:
                 p + "offset_resets",
                 "Stored offsets found beyond the log end (topic recreated) and rewound to the log start",
                 ["topic"],
+                registry=registry,
+            ),
+            misrouted=_init(
+                Counter(
+                    p + "misrouted_records",
+                    "Events-topic records whose key is not their conversation id, by kind",
+                    ["kind"],
+                    registry=registry,
+                ),
+                MISROUTED_KINDS,
+            ),
+            fold_conflicts=Counter(
+                p + "fold_conflicts",
+                "Batches folded again because another consumer wrote one of their conversations meanwhile",
                 registry=registry,
             ),
         )

@@ -43,6 +43,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
+from consumer.adapters.postgres_dsn import check_dsn
 from consumer.adapters.postgres_errors import translate
 from consumer.errors import StoreError
 
@@ -202,8 +203,10 @@ def migrate(
     Raises:
         StoreError: drifted history, a failing migration, bad credentials or database name.
         StoreUnavailableError: PostgreSQL cannot be reached.
+        ConfigError: the DSN is not a valid connection string.
     """
     migrations = list(discover() if files is None else files)
+    check_dsn(dsn, "CONVSTREAM_POSTGRES__MIGRATION_DSN (or CONVSTREAM_POSTGRES__DSN)")
     try:
         with psycopg.connect(
             dsn,

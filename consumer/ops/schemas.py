@@ -332,11 +332,8 @@ def check_registry(registry: SchemaRegistry, subjects: Mapping[str, str], schema
 
 
 def register(registry: SchemaRegistry, subjects: Mapping[str, str], schema_dir: Path) -> dict[str, int]:
-    """Register each current schema under its subject and set the subject to BACKWARD_TRANSITIVE.
-
-    1. If the subject exists, set its compatibility first, so the registration itself is checked.
-    2. Register (idempotent: an identical schema keeps its id).
-    3. If the subject was new, set its compatibility now that it exists.
+    """Register each current schema under its subject and set the subject to BACKWARD_TRANSITIVE
+    (:meth:`SchemaRegistry.register_backward_transitive`, the steps the bridge follows too).
 
     Returns:
         subject -> schema id.
@@ -344,10 +341,5 @@ def register(registry: SchemaRegistry, subjects: Mapping[str, str], schema_dir: 
     ids: dict[str, int] = {}
     for stem, subject in subjects.items():
         text = (schema_dir / f"{stem}.avsc").read_text(encoding="utf-8")
-        existed = bool(registry.versions(subject))
-        if existed:  # Step 1.
-            registry.set_compatibility(subject, BACKWARD_TRANSITIVE)
-        ids[subject] = registry.register(subject, text)  # Step 2.
-        if not existed:  # Step 3.
-            registry.set_compatibility(subject, BACKWARD_TRANSITIVE)
+        ids[subject] = registry.register_backward_transitive(subject, text)
     return ids

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from consumer.adapters.kafka_consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres_types import BatchWrite, QueueInfo, Unwritable, WriteResult
+from consumer.adapters.postgres_types import BatchWrite, QueueInfo, StoredStates, Unwritable, WriteResult
 from consumer.codec.avro import encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, current
 from consumer.codec.wire import frame
 from consumer.dlq import Poison
 from consumer.domain import ConversationEvent, ConversationState, DetailEvent
-from consumer.errors import FencedError, StoreError, UnknownSchemaError
+from consumer.errors import ConcurrentFoldError, FencedError, StoreError, UnknownSchemaError
 
 EVENTS = "events"
 QUEUES = "queues"
@@ -176,6 +176,8 @@ class FakeStore:
     writes: int = 0
     digests: dict[str, bytes] = field(default_factory=dict)  # folded_digests, as written
     digest_loads: list[list[str]] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)  # row versions (bumped by every write)
+    conflicts: int = 0  # writes refused because a row version moved
 
     def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]:
         self.digest_loads.append(list(ids))
@@ -189,6 +191,13 @@ class FakeStore:
         if self.fail_loads:
             raise self.fail_loads.pop(0)
         return {i: self.states[i] for i in ids if i in self.states}
+
+    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates:
+        versions = {i: self.versions[i] for i in ids if i in self.versions}  # read with the states
+        return StoredStates(self.load_states(ids), versions)
+
+    def _bump(self, cid: str) -> None:
+        self.versions[cid] = self.versions.get(cid, 0) + 1
 
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]:
         return {p: o for (g, t, p), o in self.offsets.items() if g == group_id and t == topic}
@@ -227,6 +236,11 @@ class FakeStore:
             if key in self.offsets and self.offsets[key] != a.start_offset:
                 self.log.append(("fenced", key))
                 raise FencedError(f"fence failed for {key}")
+        moved = [c for c, v in batch.versions.items() if self.versions.get(c) != v]
+        if moved:
+            self.conflicts += 1
+            self.log.append(("conflict", sorted(moved)))
+            raise ConcurrentFoldError(f"{moved} changed", conversations=len(moved))
         self.upsert_queues(batch.queues)
         inserted = updated = 0
         for w in batch.rows:
@@ -240,12 +254,14 @@ class FakeStore:
                 row = replace(row, last_queue_name=self.queues[row.last_queue_id])
             self.rows[cid] = row
             self.states[cid] = state_from_json(w.state_json)
+            self._bump(cid)
             if w.folded_digests is None:
                 self.digests.pop(cid, None)
             else:
                 self.digests[cid] = w.folded_digests
         for m in batch.errors:
             self.marks[m.conversation_id] = m.message
+            self._bump(m.conversation_id)
         for a in batch.offsets:
             self.offsets[(batch.group_id, a.topic, a.partition)] = a.next_offset
         self.writes += 1

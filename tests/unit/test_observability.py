@@ -396,3 +396,25 @@ def test_bridge_metrics_on_a_taken_configured_port_is_a_config_error() -> None:
         ):
             pass
     assert caught.value.variable == "CONVSTREAM_OBSERVABILITY__METRICS_PORT"
+
+
+def test_readyz_turns_while_a_batch_waits_too_long_to_commit() -> None:
+    from consumer.observability.health import HealthState
+
+    now = [100.0]
+    state = HealthState(clock=lambda: now[0], commit_timeout_seconds=30)
+    state.joined = True
+    state.store_ok()
+    state.broker_ok()
+    state.batch_begins()
+    now[0] += 29
+    state.store_ok()
+    state.broker_ok()
+    assert state.ready() == (True, "ok")
+    now[0] += 2
+    ok, reason = state.ready()
+    assert not ok
+    assert reason.startswith("cannot commit: a batch has waited 31 s")
+    state.batch_ends()
+    assert state.ready() == (True, "ok")
+    assert HealthState(clock=lambda: now[0]).batch_started is None
