@@ -45,8 +45,9 @@ def _read_all(e2e: E2EStack, topic: str) -> list[list[tuple[bytes | None, bytes]
     while sum(map(len, out.values())) < sum(ends.values()):
         assert time.monotonic() < deadline, "could not read the staging topic back"
         for msg in consumer.consume(500, timeout=1.0):
-            if msg.error() is None:
-                out[msg.partition()].append((msg.key(), msg.value()))
+            partition, value = msg.partition(), msg.value()
+            if msg.error() is None and partition is not None and value is not None:
+                out[partition].append((msg.key(), value))
     consumer.close()
     return [out[p] for p in sorted(out)]
 
@@ -102,7 +103,7 @@ class Copier:
 
     def grow(self, partitions: int) -> None:
         """Raise the topic's partition count; new producers see the new partitions at once."""
-        from confluent_kafka.admin import AdminClient, NewPartitions
+        from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]  # re-exported without __all__
 
         admin = AdminClient({"bootstrap.servers": self.e2e.bootstrap})
         for future in admin.create_partitions([NewPartitions(self.e2e.events, partitions)]).values():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import psycopg
 import pytest
@@ -44,7 +44,7 @@ def stores(dsn: str) -> Iterator[tuple[PostgresStore, PostgresStore]]:
         yield a, b
 
 
-def _batch(partition: int, start: int, status: str, versions: dict[str, int | None]) -> BatchWrite:
+def _batch(partition: int, start: int, status: str, versions: Mapping[str, int | None]) -> BatchWrite:
     advance = PartitionAdvance(TOPIC, partition, start, start + 1)
     return BatchWrite(GROUP, [advance], rows=[make_write("c1", calculated_status=status)], versions=versions)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 import string
 from pathlib import Path
-
-from test_bridge import RecordingPublisher, detail_line, make_bridge, snapshot_line
+from typing import Any
 
 from consumer.bridge_sources import file_items
 from consumer.domain.keys import MAX_CONVERSATION_ID_BYTES
+from tests.unit.test_bridge import RecordingPublisher, detail_line, make_bridge, snapshot_line
 
 
 def _random_id(n: int) -> str:
@@ -27,7 +27,8 @@ def test_unindexable_ids_are_bad_lines_with_their_position_and_the_rest_is_publi
         detail_line("c2"),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    publisher, reports = RecordingPublisher(), []
+    publisher = RecordingPublisher()
+    reports: list[Any] = []
     summary = make_bridge(publisher, reports).run(file_items([str(path)]))
     assert summary.events_published == 3
     assert summary.bad_lines == 2

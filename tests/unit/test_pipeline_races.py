@@ -6,14 +6,14 @@ import logging
 from typing import Any
 
 import pytest
-from pipeline_fakes import EVENTS, QUEUES, good_value, writer_schemas
-from test_pipeline import GROUP, P0, P1, Harness
 
 from consumer.adapters.kafka_consumer import Record
 from consumer.batching import decode_records
 from consumer.codec.avro import decode_value
 from consumer.domain.keys import MAX_CONVERSATION_ID_BYTES, conversation_id_problem
 from consumer.pipeline_support import MisroutedWarnings
+from tests.unit.pipeline_fakes import EVENTS, QUEUES, good_value, writer_schemas
+from tests.unit.test_pipeline import GROUP, P0, P1, Harness
 
 
 def _decode(records: list[Record]) -> Any:
@@ -24,7 +24,8 @@ def test_a_batch_that_lost_the_race_folds_again_from_the_fresh_state() -> None:
     h = Harness(partitions=(P0, P1))
     for n in range(3):
         h.source.add(P0, b"c1", good_value("c1", n))
-    load, raced = h.store.load_states_versioned, []
+    load = h.store.load_states_versioned
+    raced: list[Any] = []
 
     def other_consumer_writes_first(ids: Any) -> Any:
         loaded = load(ids)
