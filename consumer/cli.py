@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -168,6 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"unavailable: {exc}" if code == EXIT_UNAVAILABLE else str(exc), code)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`convstream fold FILE | head -1`): not an error of ours, and
+        # no traceback. Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0  # as `head` itself does: the reader has all it asked for
     return code
 
 

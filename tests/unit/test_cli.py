@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from consumer import cli
@@ -58,3 +62,26 @@ def test_config_error_is_one_line_exit_3(
 def test_exit_code_for_each_error_class(error: ConvstreamError, code: int) -> None:
     # The one mapping: main() and the bridge's worker processes both use it.
     assert cli.exit_code_for(error) == code
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`convstream fold FILE | head -1`: the command stops quietly (exit 0), no BrokenPipeError traceback."""
+    sim = tmp_path / "sim.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "consumer.cli", "simulate", "--conversations", "1500", "--seed", "7",
+         "--out", str(sim)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consumer.cli", "fold", str(sim)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    first = proc.stdout.readline()  # rows are far more than a pipe buffer: the writer must block, then fail
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.startswith(b'{"conversation_id"')
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
