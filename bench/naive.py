@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 
 from bench.kafka import earliest_consumer
-from consumer.adapters.postgres_sql import build_statements
-from consumer.adapters.postgres_types import RowWrite
-from consumer.adapters.postgres_write import row_values
+from consumer.adapters.postgres.sql import build_statements
+from consumer.adapters.postgres.types import RowWrite
+from consumer.adapters.postgres.write import row_values
 from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.codec.avro import decode_value
 from consumer.domain.fold import fold

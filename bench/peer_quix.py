@@ -25,9 +25,9 @@ from quixstreams import Application
 from quixstreams.models.serializers import Deserializer
 from quixstreams.sinks import BatchingSink, SinkBatch
 
-from consumer.adapters.postgres_sql import build_statements
-from consumer.adapters.postgres_types import RowWrite
-from consumer.adapters.postgres_write import coalesce_rows, row_values
+from consumer.adapters.postgres.sql import build_statements
+from consumer.adapters.postgres.types import RowWrite
+from consumer.adapters.postgres.write import coalesce_rows, row_values
 from consumer.codec.avro import decode_event
 from consumer.codec.schemas import AvroSchema, parse
 from consumer.codec.wire import split

@@ -25,14 +25,14 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.bridge import Bridge, BridgeItem
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.bridge.publish import Bridge, BridgeItem
 from consumer.codec.avro import encode_event
 from consumer.commands._help import exit_codes
 from consumer.commands.bridge import _admin_timeout, _register_secrets, _schema_ids
-from consumer.genesys.analytics import AnalyticsReader
-from consumer.genesys.runtime import build_client, pii_policy
-from consumer.genesys.source import backfill_items
+from consumer.genesys.cloud.analytics import AnalyticsReader
+from consumer.genesys.cloud.runtime import build_client, pii_policy
+from consumer.genesys.cloud.source import backfill_items
 from consumer.genesys.times import parse_time
 from consumer.settings import load_settings
 

@@ -13,10 +13,10 @@ Steps:
 2. Create the topics when missing (``--no-create-topics`` skips it): configured partitions and replication
    factor, the queues topic compacted.
 3. Register the current schemas under ``<topic>-value`` and keep their ids for framing.
-4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.Bridge`);
+4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.publish.Bridge`);
    SIGTERM/SIGINT stop the reading, and whatever was produced is flushed before exit. With
    ``--source simulator --workers N`` (N > 1), N processes each publish one shard of the simulation
-   (:mod:`consumer.bridge_workers`) and the summary merges theirs.
+   (:mod:`consumer.bridge.workers`) and the summary merges theirs.
 5. Print the summary line; exit 0, or 2 when bad lines were reported. Unacknowledged deliveries exit 1
    (4 when Kafka was unreachable).
 """
@@ -35,19 +35,19 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import TICK_ITEMS, Bridge, BridgeItem
-from consumer.bridge_sources import directory_records, file_items, simulator_items
-from consumer.bridge_workers import WorkerJob, run_workers, shard_options
+from consumer.bridge.publish import TICK_ITEMS, Bridge, BridgeItem
+from consumer.bridge.sources import directory_records, file_items, simulator_items
+from consumer.bridge.workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
 from consumer.commands._help import exit_codes
-from consumer.gctuning import tune_gc_for_batches
-from consumer.genesys.runtime import run_genesys_bridge
+from consumer.genesys.cloud.runtime import run_genesys_bridge
 from consumer.observability.bridge_metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
 from consumer.observability.logging import configure_logging, register_secret
+from consumer.runtime.gctuning import tune_gc_for_batches
 from consumer.settings import Settings, load_settings
 from consumer.simulate import Simulation, SimulationOptions, paced
 

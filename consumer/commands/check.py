@@ -7,8 +7,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from consumer.adapters.kafka import KafkaAdmin
-from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.commands._help import exit_codes
 from consumer.errors import ConvstreamError, TransientError

@@ -4,7 +4,7 @@ Reads the dead-letter topic (``CONVSTREAM_TOPICS__DLQ``) with its own consumer g
 (``<CONVSTREAM_CONSUMER__GROUP_ID>-dlq-replay``) up to the end offsets captured at start, and produces each
 record's original key and value back to its original topic (the events or queues topic), after the cause
 was fixed (e.g. a schema registered, a fold bug fixed). Prints the counts as one JSON line.
-See :mod:`consumer.dlq_replay` for the steps.
+See :mod:`consumer.consume.dlq_replay` for the steps.
 
 exit codes: 0 done; 1 deliveries failed; 3 invalid configuration; 4 Kafka unreachable.
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka_consumer import KafkaConsumerAdapter
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
 from consumer.commands._help import exit_codes
-from consumer.dlq_replay import ReplayTarget, replay
+from consumer.consume.dlq_replay import ReplayTarget, replay
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import load_settings
 

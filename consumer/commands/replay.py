@@ -18,8 +18,8 @@ import argparse
 import sys
 from typing import Final
 
-from consumer.adapters.kafka_groups import KafkaGroupAdmin
-from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.adapters.kafka.groups import KafkaGroupAdmin
+from consumer.adapters.postgres.offsets import OffsetStore
 from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.replay import (

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.commands._help import exit_codes
-from consumer.known import parse
+from consumer.consume.known import parse
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.settings import load_settings
 

@@ -1,7 +1,7 @@
 """Bridge metrics for every source (docs/runbook.md), read from the bridge's counters at scrape time.
 
-The bridge loop counts in plain integers (:class:`consumer.bridge.BridgeSummary`), which costs nothing on
-its hot path; :class:`BridgeCollector` turns them into Prometheus samples when ``/metrics`` is scraped.
+The bridge loop counts in plain integers (:class:`consumer.bridge.publish.BridgeSummary`), which costs nothing
+on its hot path; :class:`BridgeCollector` turns them into Prometheus samples when ``/metrics`` is scraped.
 Label values are bounded: a topic *pattern* (``v2.routing.queues.{id}.conversations``, never an id) and a
 skip reason from a fixed set.
 
@@ -12,7 +12,7 @@ skip reason from a fixed set.
 - ``convstream_bridge_delivery_failures_total``: messages Kafka did not acknowledge.
 - ``convstream_bridge_info{source}``: 1, naming the source (genesys | file | simulator).
 
-The Genesys source adds its own (:mod:`consumer.genesys.metrics`: WebSocket connected, reconnects,
+The Genesys source adds its own (:mod:`consumer.genesys.cloud.metrics`: WebSocket connected, reconnects,
 heartbeat age, gaps and backfills, token refreshes, API 429s) on the same registry.
 
 The bridge serves them on its own port: ``CONVSTREAM_OBSERVABILITY__METRICS_PORT``, default
@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from consumer.bridge import BridgeSummary
+from consumer.bridge.publish import BridgeSummary
 from consumer.errors import ConfigError
 from consumer.observability.health import HealthServer, HealthState
 from consumer.settings import ObservabilitySettings
@@ -53,7 +53,7 @@ SKIP_REASONS: Final = ("heartbeat", "system", "unknown_topic")
 
 
 class CountingBridge(Protocol):
-    """What the collector reads (:class:`consumer.bridge.Bridge`)."""
+    """What the collector reads (:class:`consumer.bridge.publish.Bridge`)."""
 
     @property
     def summary(self) -> BridgeSummary: ...

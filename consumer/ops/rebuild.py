@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
-from consumer.adapters.kafka import KafkaAdmin
-from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.adapters.postgres.offsets import OffsetStore
+from consumer.consume.pipeline import Pipeline
 from consumer.errors import ConvstreamError, StoreUnavailableError
 from consumer.ops.rebuild_compare import compare_sample
 from consumer.ops.rebuild_sql import create_shadow
 from consumer.ops.rebuild_swap import Offsets, SwapNames, last_swap, swap
-from consumer.pipeline import Pipeline
 from consumer.settings import Settings
 
 __all__ = ["Progress", "RebuildResult", "create_shadow", "rebuild", "rollback"]

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_sql import CONVERSATION_LOCK_CLASS
-from consumer.adapters.postgres_types import BatchWrite, ErrorMark, PartitionAdvance
+from consumer.adapters.postgres.sql import CONVERSATION_LOCK_CLASS
+from consumer.adapters.postgres.store import PostgresStore
+from consumer.adapters.postgres.types import BatchWrite, ErrorMark, PartitionAdvance
 from consumer.errors import ConcurrentFoldError
 from consumer.ops.migrate import migrate
 from consumer.settings import PostgresSettings

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import (
+from consumer.adapters.postgres.store import PostgresStore
+from consumer.adapters.postgres.types import (
     BatchWrite,
     ErrorMark,
     PartitionAdvance,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter, Record
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka.consumer import TP, KafkaConsumerAdapter, Record
 from consumer.errors import ConfigError
 from consumer.settings import ConsumerSettings, KafkaSettings
 from tests.fixtures.security import security_env

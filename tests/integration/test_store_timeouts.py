@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance
+from consumer.adapters.postgres.store import PostgresStore
+from consumer.adapters.postgres.types import BatchWrite, PartitionAdvance
 from consumer.errors import StoreUnavailableError
 from consumer.ops.migrate import migrate
 from consumer.settings import PostgresSettings
