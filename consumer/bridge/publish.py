@@ -36,14 +36,15 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from consumer.codec.avro import QueueRecord
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
 from consumer.errors import PublishError, UnencodableEventError
+from consumer.ports import Publisher
 
 __all__ = [
     "TICK_ITEMS",
@@ -51,7 +52,6 @@ __all__ = [
     "Bridge",
     "BridgeItem",
     "BridgeSummary",
-    "Publisher",
     "Skipped",
 ]
 
@@ -86,33 +86,6 @@ class BadLine:
 
 
 BridgeItem = ConversationEvent | Skipped | BadLine
-
-
-class Publisher(Protocol):
-    """What the bridge needs of a producer (:class:`consumer.adapters.kafka.client.KafkaProducerAdapter`)."""
-
-    @property
-    def failed(self) -> int:
-        """Messages whose delivery failed so far."""
-        ...
-
-    def produce(
-        self,
-        topic: str,
-        key: bytes | str,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-    ) -> None:
-        """Queue one message (non-blocking)."""
-        ...
-
-    def poll(self, timeout: float = 0.0) -> int:
-        """Serve delivery reports."""
-        ...
-
-    def flush(self, timeout: float = 30.0) -> int:
-        """Wait for outstanding deliveries; raise if any failed."""
-        ...
 
 
 @dataclass(slots=True)

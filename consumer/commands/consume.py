@@ -32,7 +32,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka.consumer import TP, KafkaConsumerAdapter
+from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
 from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
 from consumer.codec.avro import warm_up_decoder
@@ -49,6 +49,7 @@ from consumer.observability.lag import LAG_MONITOR_SECONDS, LagMonitor
 from consumer.observability.lag_kafka import KafkaLagReader
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import TP
 from consumer.runtime.gctuning import tune_gc_for_batches
 from consumer.settings import BridgeSettings, Settings, load_settings
 

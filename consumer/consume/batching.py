@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from consumer.adapters.kafka.consumer import Record
-from consumer.adapters.postgres.types import QueueInfo, RowWrite
 from consumer.codec.avro import decode_queue
 from consumer.codec.schemas import AvroSchema
 from consumer.codec.wire import split
@@ -30,6 +28,7 @@ from consumer.domain import (
 )
 from consumer.domain.keys import conversation_id_problem
 from consumer.errors import InvalidEventError, PoisonRecordError, UnindexableKeyError
+from consumer.ports import QueueInfo, Record, RowWrite
 
 __all__ = [
     "DecodedBatch",
@@ -170,7 +169,7 @@ def fold_batch(
     """Step 3: fold each conversation's events over its stored state and derive the changed rows.
 
     Rows are derived without a queue directory: ``last_queue_name`` is the name an event carried, or
-    None for the store to resolve (:class:`~consumer.adapters.postgres.types.RowWrite`).
+    None for the store to resolve (:class:`~consumer.ports.RowWrite`).
 
     A fold that raises makes that record poison (``reason="fold"``); the conversation keeps the state
     from before it and its other events still apply. A written row's ``folded_digests`` are its stored

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from consumer.adapters.kafka.consumer import TP
 from consumer.consume.partitions import Partitions
 from consumer.consume.pipeline_offsets import StoredOffsets
 from consumer.errors import TransientError
+from consumer.ports import TP
 
 __all__ = ["EndWatch"]
 

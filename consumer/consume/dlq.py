@@ -26,10 +26,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
-from consumer.adapters.kafka.consumer import Record
 from consumer.errors import MAX_MESSAGE_BYTES, BrokerUnavailableError, PoisonRecordError, cap_message
+from consumer.ports import Publisher, Record
 
 __all__ = [
     "HEADER_CLASS",
@@ -42,7 +42,6 @@ __all__ = [
     "HEADER_TOPIC",
     "DeadLetterQueue",
     "Poison",
-    "Publisher",
     "dead_letter_headers",
 ]
 
@@ -81,20 +80,6 @@ class Poison:
         where = f" (at {r.topic}[{r.partition}]@{r.offset})"
         text = f"{type(self.error).__name__}: {self.error}"
         return cap_message(text, MAX_MESSAGE_BYTES - len(where.encode())) + where
-
-
-class Publisher(Protocol):
-    """The producer side the dead-letter queue needs (``KafkaProducerAdapter`` implements it)."""
-
-    def produce(
-        self, topic: str, key: bytes | str, value: bytes, headers: Sequence[tuple[str, bytes]] | None = None
-    ) -> None:
-        """Queue one message."""
-        ...
-
-    def flush(self, timeout: float = 30.0) -> int:
-        """Wait for deliveries; returns how many are still pending; raises on failed deliveries."""
-        ...
 
 
 def dead_letter_headers(poison: Poison) -> list[tuple[str, bytes]]:

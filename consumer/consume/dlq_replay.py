@@ -22,10 +22,9 @@ from typing import Final
 
 from confluent_kafka import OFFSET_BEGINNING
 
-from consumer.adapters.kafka.consumer import TP, Record
-from consumer.consume.dlq import HEADER_REASON, HEADER_TOPIC, Publisher
-from consumer.consume.pipeline_support import Source
+from consumer.consume.dlq import HEADER_REASON, HEADER_TOPIC
 from consumer.errors import BrokerUnavailableError
+from consumer.ports import TP, Publisher, Record, Source
 
 __all__ = ["HEADER_REPLAYED_FROM", "ReplayReport", "ReplayTarget", "replay"]
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from consumer.adapters.kafka.consumer import Record
+from consumer.ports import Record
 
 __all__ = [
     "DIGEST_SIZE",

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from consumer.adapters.kafka.consumer import TP, Record
-from consumer.adapters.postgres.types import PartitionAdvance
+from consumer.ports import TP, PartitionAdvance, Record
 
 __all__ = ["PartitionState", "Partitions"]
 

@@ -53,8 +53,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from consumer.adapters.kafka.consumer import TP, Record
-from consumer.adapters.postgres.types import BatchWrite, ErrorMark
 from consumer.consume.batching import (
     Digests,
     EventDecoder,
@@ -73,7 +71,6 @@ from consumer.consume.pipeline_support import (
     MisroutedWarnings,
     PipelineConfig,
     Sink,
-    Source,
     Totals,
     dependency_label,
     record_batch,
@@ -89,6 +86,7 @@ from consumer.errors import (
 )
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import TP, BatchWrite, ErrorMark, Record, Source
 
 __all__ = ["Pipeline"]
 
@@ -112,7 +110,7 @@ class _Attempt:
 
 
 class Pipeline:
-    """The consumer loop; also the :class:`~consumer.adapters.kafka.consumer.RebalanceListener`.
+    """The consumer loop; also the :class:`~consumer.ports.RebalanceListener`.
 
     Single-threaded: everything but :meth:`stop` runs in the thread that calls :meth:`run`.
     """

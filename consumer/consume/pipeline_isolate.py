@@ -26,12 +26,10 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
-from consumer.adapters.kafka.consumer import Record
-from consumer.adapters.postgres.types import BatchWrite, ErrorMark, Unwritable, WriteResult
 from consumer.consume.batching import DecodedBatch
 from consumer.consume.dlq import Poison
-from consumer.consume.pipeline_support import Store
 from consumer.errors import StoreError, UnwritableRecordError
+from consumer.ports import BatchWrite, ErrorMark, Record, Store, Unwritable, WriteResult
 
 __all__ = ["write_isolating"]
 

@@ -38,11 +38,10 @@ import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Final
 
-from consumer.adapters.kafka.consumer import TP
-from consumer.consume.pipeline_support import Source, Store
 from consumer.errors import ConvstreamError, TransientError
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import TP, Source, Store
 
 __all__ = ["RECHECK_SECONDS", "REWIND_MESSAGE", "StoredOffsets"]
 

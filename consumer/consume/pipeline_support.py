@@ -1,22 +1,21 @@
 """What :mod:`consumer.consume.pipeline` depends on: its ports, its configuration, metrics and totals.
 
-The ports are small Protocols so the unit tests can drive the loop with fakes; the real implementations
-are :class:`~consumer.adapters.kafka.consumer.KafkaConsumerAdapter`,
+The ports are small Protocols (:class:`~consumer.ports.Source` and :class:`~consumer.ports.Store` in
+:mod:`consumer.ports`, :class:`DeadLetters` here) so the unit tests can drive the loop with fakes; the real
+implementations are :class:`~consumer.adapters.kafka.consumer.KafkaConsumerAdapter`,
 :class:`~consumer.adapters.postgres.store.PostgresStore` and :class:`~consumer.consume.dlq.DeadLetterQueue`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from consumer.adapters.kafka.consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres.types import BatchWrite, StoredStates, Unwritable, WriteResult
 from consumer.consume.dlq import Poison
-from consumer.domain import ConversationState
 from consumer.errors import BrokerUnavailableError, RegistryUnavailableError, TransientError
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import TP, Record, Store, WriteResult
 from consumer.settings import ConsumerSettings, TopicSettings
 
 __all__ = [
@@ -25,39 +24,10 @@ __all__ = [
     "MisroutedWarnings",
     "PipelineConfig",
     "Sink",
-    "Source",
-    "Store",
     "Totals",
     "dependency_label",
     "record_batch",
 ]
-
-
-class Source(Protocol):
-    """The Kafka side of the loop."""
-
-    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None: ...
-    def poll_batch(self, max_events: int, max_bytes: int, max_ms: int) -> list[Record]: ...
-    def take_eofs(self) -> dict[TP, int]: ...
-    def pause(self, partitions: Sequence[TP]) -> None: ...
-    def resume(self, partitions: Sequence[TP]) -> None: ...
-    def seek(self, partition: TP, offset: int) -> None: ...
-    def commit_async(self, offsets: Mapping[TP, int], *, wait: bool = False) -> None: ...
-    def high_watermark(self, partition: TP) -> int | None: ...
-    def watermarks(self, partitions: Sequence[TP]) -> dict[TP, tuple[int, int]]: ...
-    def close(self) -> None: ...
-
-
-class Store(Protocol):
-    """The Postgres side of the loop."""
-
-    def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
-    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates: ...
-    def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]: ...
-    def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
-    def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool: ...
-    def write_batch(self, batch: BatchWrite) -> WriteResult: ...
-    def unwritable(self, batch: BatchWrite) -> Unwritable: ...
 
 
 class DeadLetters(Protocol):

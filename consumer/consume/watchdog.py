@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable
 
 from consumer.consume.partitions import Partitions
-from consumer.consume.pipeline_support import PipelineConfig, Source
+from consumer.consume.pipeline_support import PipelineConfig
 from consumer.errors import WedgedError
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import Source
 
 __all__ = ["Watchdog"]
 

@@ -18,9 +18,9 @@ import pytest
 from pydantic import SecretStr
 
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.postgres.types import BatchWrite, PartitionAdvance, RowWrite
 from consumer.domain import derive_row, state_to_json
 from consumer.errors import FencedError
+from consumer.ports import BatchWrite, PartitionAdvance, RowWrite
 from consumer.settings import PostgresSettings
 from tests.fixtures.e2e import (
     DISORDER_IGNORED,

@@ -19,9 +19,9 @@ from pydantic import SecretStr
 
 from consumer.adapters.postgres.sql import CONVERSATION_LOCK_CLASS
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.postgres.types import BatchWrite, ErrorMark, PartitionAdvance
 from consumer.errors import ConcurrentFoldError
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance
 from consumer.settings import PostgresSettings
 from tests.integration.test_postgres_store import make_write
 

@@ -15,11 +15,11 @@ import pytest
 from pydantic import SecretStr
 
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.postgres.types import BatchWrite, PartitionAdvance, RowWrite
 from consumer.commands import migrate as migrate_command
 from consumer.domain import LOGIC_VERSION, ConversationRow, ConversationState, state_to_json
 from consumer.errors import StoreError
 from consumer.ops.migrate import LOCK_KEY, MigrationReport, discover, migrate
+from consumer.ports import BatchWrite, PartitionAdvance, RowWrite
 from consumer.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration

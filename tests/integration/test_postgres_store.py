@@ -13,17 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.postgres.types import (
-    BatchWrite,
-    ErrorMark,
-    PartitionAdvance,
-    QueueInfo,
-    RowWrite,
-    WriteMethod,
-)
 from consumer.domain import LOGIC_VERSION, ConversationRow, ConversationState, state_to_json
 from consumer.errors import FencedError, StoreError, StoreUnavailableError
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance, QueueInfo, RowWrite, WriteMethod
 from consumer.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration

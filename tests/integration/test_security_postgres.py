@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from consumer.adapters.postgres.errors import translate
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.postgres.types import BatchWrite
 from consumer.errors import StoreError, StoreUnavailableError
+from consumer.ports import BatchWrite
 from consumer.settings import PostgresSettings
 from tests.fixtures.security import security_env
 from tests.fixtures.services import ROOT, make_unique_name

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumer.adapters.kafka.consumer import Record
 from consumer.consume.dlq import HEADER_MESSAGE, Poison, dead_letter_headers
 from consumer.errors import MAX_MESSAGE_BYTES, PayloadDecodeError, cap_message
+from consumer.ports import Record
 from tests.unit.consume.pipeline_fakes import EVENTS
 
 

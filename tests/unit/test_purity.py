@@ -16,6 +16,7 @@ import pytest
 PURE_MODULES = (
     "consumer.domain",
     "consumer.codec",
+    "consumer.ports",
     *(
         f"consumer.genesys.{name}"
         for name in (
@@ -28,6 +29,14 @@ PURE_MODULES = (
 #: module directly in ``consumer/genesys/`` must be listed above.
 GENESYS_IO_MODULES = frozenset(
     {"analytics", "auth", "client", "directory", "metrics", "notifications", "runtime", "source"}
+)
+#: Core modules that may log or keep time but must not load a client library, even indirectly: they talk to
+#: Kafka and PostgreSQL only through :mod:`consumer.ports`.
+CLIENT_FREE_MODULES = (
+    "consumer.ports",
+    "consumer.consume.batching",
+    "consumer.consume.known",
+    "consumer.consume.partitions",
 )
 FORBIDDEN_IMPORTS = (
     "confluent_kafka", "psycopg", "psycopg_pool", "httpx", "httpx2", "requests", "prometheus_client",
@@ -88,6 +97,19 @@ def _loaded() -> tuple[str, ...]:
 def test_importing_the_pure_core_pulls_in_no_io_client() -> None:
     bad = sorted(m for m in _loaded() if any(m == f or m.startswith(f + ".") for f in FORBIDDEN_IMPORTS))
     assert bad == [], f"pure core imports I/O modules: {bad}"
+
+
+@pytest.mark.parametrize("module", CLIENT_FREE_MODULES)
+def test_core_module_loads_no_client_library(module: str) -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = json.loads(out.stdout)
+    bad = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN_IMPORTS))
+    assert bad == [], f"{module} loads client libraries: {bad}"
 
 
 def _sources() -> list[Path]:

@@ -22,76 +22,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumer.adapters.kafka.client import AUTH_CODES, auth_failure, consumer_error, is_unavailable
 from consumer.adapters.kafka.watermarks import query_watermarks
 from consumer.errors import BrokerUnavailableError, ConfigError, ConvstreamError
+from consumer.ports import TP, RebalanceListener, Record
 from consumer.settings import ConsumerSettings, KafkaSettings
 
 __all__ = [
-    "TP",
     "KafkaConsumerAdapter",
-    "RebalanceListener",
-    "Record",
     "consumer_config",
 ]
 
 log = logging.getLogger(__name__)
 
-#: A partition: ``(topic, partition)``.
-TP = tuple[str, int]
-
 #: The largest ``num_messages`` one ``consume()`` call asks for (bounds the byte overshoot of a batch).
 _CONSUME_CHUNK: Final = 2000
 #: Bound of each request of :meth:`KafkaConsumerAdapter.watermarks` (it may run in a rebalance callback).
 _WATERMARK_TIMEOUT_SECONDS: Final = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One consumed Kafka record (our type; never a confluent ``Message``).
-
-    ``timestamp`` is the record's timestamp in epoch milliseconds (-1 when the broker has none).
-    """
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: int
-    headers: tuple[tuple[str, bytes | None], ...] = ()
-
-    @property
-    def tp(self) -> TP:
-        """``(topic, partition)``."""
-        return (self.topic, self.partition)
-
-    @property
-    def size(self) -> int:
-        """Key plus value bytes (what the batch byte limit counts)."""
-        return (0 if self.key is None else len(self.key)) + (0 if self.value is None else len(self.value))
-
-
-class RebalanceListener(Protocol):
-    """What the pipeline hears about the group (called inside :meth:`KafkaConsumerAdapter.poll_batch`)."""
-
-    def on_assign(self, partitions: Sequence[TP]) -> Mapping[TP, int]:
-        """Newly assigned partitions; returns the offsets to start from (absent: Kafka's committed offset,
-        then ``auto.offset.reset``)."""
-        ...
-
-    def on_revoke(self, partitions: Sequence[TP]) -> None:
-        """Partitions about to be released (cooperative: only the ones that move)."""
-        ...
-
-    def on_lost(self, partitions: Sequence[TP]) -> None:
-        """Partitions already lost (session timeout): another member may own them now."""
-        ...
 
 
 def consumer_config(kafka: KafkaSettings, consumer: ConsumerSettings, group_id: str) -> dict[str, Any]:

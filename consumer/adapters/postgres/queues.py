@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from consumer.adapters.postgres.sql import QUEUE_LOCK_CLASS, Statements
-from consumer.adapters.postgres.types import QueueInfo
+from consumer.ports import QueueInfo
 
 __all__ = ["QUEUE_LOCK_CLASS", "lock_queue_ids", "upsert_queues"]
 

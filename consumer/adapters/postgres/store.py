@@ -2,7 +2,7 @@
 
 :class:`PostgresStore` wraps one ``psycopg_pool.ConnectionPool``, opened on first use (no network in
 ``__init__``). It takes and returns convstream types (``ConversationState``, ``ConversationRow``, the
-dataclasses of :mod:`consumer.adapters.postgres.types`) and raises only convstream errors:
+dataclasses of :mod:`consumer.ports`) and raises only convstream errors:
 :class:`~consumer.errors.StoreUnavailableError` (transient, retry), :class:`~consumer.errors.StoreError`
 (retrying will not help), :class:`~consumer.errors.FencedError` (drop the batch). See
 :mod:`consumer.adapters.postgres.errors` for the SQLSTATE mapping.
@@ -32,15 +32,6 @@ from consumer.adapters.postgres.dsn import check_dsn
 from consumer.adapters.postgres.errors import translate
 from consumer.adapters.postgres.queues import lock_queue_ids, upsert_queues
 from consumer.adapters.postgres.sql import build_statements
-from consumer.adapters.postgres.types import (
-    BatchWrite,
-    QueueInfo,
-    RowWrite,
-    StoredStates,
-    Unwritable,
-    WriteMethod,
-    WriteResult,
-)
 from consumer.adapters.postgres.write import (
     advance,
     bisect,
@@ -53,6 +44,7 @@ from consumer.adapters.postgres.write import (
 )
 from consumer.domain import ConversationState, state_from_json
 from consumer.errors import StoreError
+from consumer.ports import BatchWrite, QueueInfo, RowWrite, StoredStates, Unwritable, WriteMethod, WriteResult
 from consumer.settings import PostgresSettings
 
 __all__ = ["COUNTABLE", "DEFAULT_WRITE_METHOD", "PostgresStore"]

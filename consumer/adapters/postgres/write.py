@@ -17,15 +17,8 @@ import psycopg
 from consumer.adapters.postgres.errors import translate
 from consumer.adapters.postgres.queues import upsert_queues
 from consumer.adapters.postgres.sql import COLUMNS, Statements
-from consumer.adapters.postgres.types import (
-    BatchWrite,
-    ErrorMark,
-    PartitionAdvance,
-    QueueInfo,
-    RowWrite,
-    WriteMethod,
-)
 from consumer.errors import ConcurrentFoldError, FencedError, cap_message
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance, QueueInfo, RowWrite, WriteMethod
 
 __all__ = [
     "ROW_FAULT_CLASSES",

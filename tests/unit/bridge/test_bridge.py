@@ -23,7 +23,7 @@ QUEUE_SCHEMA_ID = 8
 
 
 class RecordingPublisher:
-    """A :class:`consumer.bridge.publish.Publisher`: every produce is acknowledged unless told to fail."""
+    """A :class:`consumer.ports.Publisher`: every produce is acknowledged unless told to fail."""
 
     def __init__(self, *, fail_after: int | None = None) -> None:
         self.records: list[tuple[str, str, bytes]] = []

@@ -9,14 +9,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from consumer.adapters.kafka.consumer import TP, RebalanceListener, Record
-from consumer.adapters.postgres.types import BatchWrite, QueueInfo, StoredStates, Unwritable, WriteResult
 from consumer.codec.avro import encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, AvroSchema, current
 from consumer.codec.wire import frame
 from consumer.consume.dlq import Poison
 from consumer.domain import ConversationEvent, ConversationState, DetailEvent
 from consumer.errors import ConcurrentFoldError, FencedError, StoreError, UnknownSchemaError
+from consumer.ports import (
+    TP,
+    BatchWrite,
+    QueueInfo,
+    RebalanceListener,
+    Record,
+    StoredStates,
+    Unwritable,
+    WriteResult,
+)
 
 EVENTS = "events"
 QUEUES = "queues"

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 import consumer.consume.batching as batching
-from consumer.adapters.kafka.consumer import Record
 from consumer.consume.batching import DecodedBatch, Digests, fold_batch
 from consumer.consume.known import digest, parse
 from consumer.domain import LOGIC_VERSION, ConversationState, fold
+from consumer.ports import Record
 from tests.unit.consume.pipeline_fakes import EVENTS, make_event
 
 STORED = digest(b"stored")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.adapters.kafka.consumer import Record
 from consumer.consume.known import (
     DIGEST_SIZE,
     MAX_DIGESTS,
@@ -15,6 +14,7 @@ from consumer.consume.known import (
     parse,
     split_known,
 )
+from consumer.ports import Record
 
 EVENTS = "events"
 

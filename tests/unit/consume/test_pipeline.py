@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 
 import consumer.consume.batching as batching
 from consumer import domain
-from consumer.adapters.kafka.consumer import TP
 from consumer.codec.avro import decode_value
 from consumer.codec.wire import frame
 from consumer.consume.pipeline import Pipeline
@@ -26,6 +25,7 @@ from consumer.errors import (
 )
 from consumer.observability.health import HealthState
 from consumer.observability.metrics import ConsumerMetrics
+from consumer.ports import TP
 from tests.unit.consume.pipeline_fakes import (
     EVENTS,
     QUEUES,

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from consumer.adapters.kafka.consumer import Record
 from consumer.codec.avro import decode_value
 from consumer.consume.batching import decode_records
 from consumer.consume.pipeline_support import MisroutedWarnings
 from consumer.domain.keys import MAX_CONVERSATION_ID_BYTES, conversation_id_problem
+from consumer.ports import Record
 from tests.unit.consume.pipeline_fakes import EVENTS, QUEUES, good_value, writer_schemas
 from tests.unit.consume.test_pipeline import GROUP, P0, P1, Harness
 

@@ -1,6 +1,8 @@
-"""The value types :class:`consumer.adapters.postgres.store.PostgresStore` takes and returns.
+"""The core's types and ports: what the consume and bridge loops exchange with Kafka and PostgreSQL.
 
-Plain frozen dataclasses, no I/O, so the pipeline can build them without importing psycopg.
+Plain frozen dataclasses and Protocols, no I/O and no client library, so the loops (and their unit tests)
+depend on these and never on confluent-kafka or psycopg. The adapters (:mod:`consumer.adapters`) implement
+the Protocols: :class:`Source` and :class:`Publisher` with Kafka, :class:`Store` with PostgreSQL.
 Times are epoch milliseconds (UTC), as everywhere in the domain.
 """
 
@@ -8,16 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from consumer.domain import ConversationRow, ConversationState
 
 __all__ = [
+    "TP",
     "BatchWrite",
     "ErrorMark",
     "PartitionAdvance",
+    "Publisher",
     "QueueInfo",
+    "RebalanceListener",
+    "Record",
     "RowWrite",
+    "Source",
+    "Store",
     "StoredStates",
     "Unwritable",
     "WriteMethod",
@@ -152,3 +160,104 @@ class Unwritable:
 
     def __bool__(self) -> bool:
         return bool(self.conversations or self.queues)
+
+
+#: A partition: ``(topic, partition)``.
+TP = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record (our type; never a confluent ``Message``).
+
+    ``timestamp`` is the record's timestamp in epoch milliseconds (-1 when the broker has none).
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+    @property
+    def tp(self) -> TP:
+        """``(topic, partition)``."""
+        return (self.topic, self.partition)
+
+    @property
+    def size(self) -> int:
+        """Key plus value bytes (what the batch byte limit counts)."""
+        return (0 if self.key is None else len(self.key)) + (0 if self.value is None else len(self.value))
+
+
+class RebalanceListener(Protocol):
+    """What the pipeline hears about the group (called inside :meth:`Source.poll_batch`)."""
+
+    def on_assign(self, partitions: Sequence[TP]) -> Mapping[TP, int]:
+        """Newly assigned partitions; returns the offsets to start from (absent: Kafka's committed offset,
+        then ``auto.offset.reset``)."""
+        ...
+
+    def on_revoke(self, partitions: Sequence[TP]) -> None:
+        """Partitions about to be released (cooperative: only the ones that move)."""
+        ...
+
+    def on_lost(self, partitions: Sequence[TP]) -> None:
+        """Partitions already lost (session timeout): another member may own them now."""
+        ...
+
+
+class Publisher(Protocol):
+    """What the bridge needs of a producer (:class:`consumer.adapters.kafka.client.KafkaProducerAdapter`)."""
+
+    @property
+    def failed(self) -> int:
+        """Messages whose delivery failed so far."""
+        ...
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | str,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Queue one message (non-blocking)."""
+        ...
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports."""
+        ...
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait for outstanding deliveries; raise if any failed."""
+        ...
+
+
+class Source(Protocol):
+    """The Kafka side of the loop."""
+
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener) -> None: ...
+    def poll_batch(self, max_events: int, max_bytes: int, max_ms: int) -> list[Record]: ...
+    def take_eofs(self) -> dict[TP, int]: ...
+    def pause(self, partitions: Sequence[TP]) -> None: ...
+    def resume(self, partitions: Sequence[TP]) -> None: ...
+    def seek(self, partition: TP, offset: int) -> None: ...
+    def commit_async(self, offsets: Mapping[TP, int], *, wait: bool = False) -> None: ...
+    def high_watermark(self, partition: TP) -> int | None: ...
+    def watermarks(self, partitions: Sequence[TP]) -> dict[TP, tuple[int, int]]: ...
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """The Postgres side of the loop."""
+
+    def load_states(self, ids: Sequence[str]) -> dict[str, ConversationState]: ...
+    def load_states_versioned(self, ids: Sequence[str]) -> StoredStates: ...
+    def load_folded_digests(self, ids: Sequence[str], logic_version: int) -> dict[str, bytes]: ...
+    def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
+    def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool: ...
+    def write_batch(self, batch: BatchWrite) -> WriteResult: ...
+    def unwritable(self, batch: BatchWrite) -> Unwritable: ...
