@@ -26,9 +26,19 @@ from types import ModuleType
 
 from consumer import __version__
 from consumer.commands._help import epilog, program_epilog
-from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
-from consumer.observability.logging import configure_logging, redact, register_secret
-from consumer.settings import Settings, load_settings
+from consumer.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    ConfigError,
+    ConvstreamError,
+    exit_code_for,
+)
+from consumer.observability.logging import configure_logging, redact
+from consumer.observability.secrets import register_settings_secrets
+from consumer.settings import load_settings
 
 __all__ = [
     "COMMANDS",
@@ -40,13 +50,6 @@ __all__ = [
     "main",
     "register_settings_secrets",
 ]
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_UNAVAILABLE = 4
-EXIT_WEDGED = 5
-EXIT_INTERRUPTED = 130
 
 #: Subcommand modules under ``consumer.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -95,50 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def exit_code_for(exc: ConvstreamError) -> int:
-    """The exit code of an error that ends a command (see the module docstring)."""
-    if isinstance(exc, ConfigError):
-        return EXIT_CONFIG
-    if isinstance(exc, WedgedError):
-        return EXIT_WEDGED
-    if isinstance(exc, TransientError):
-        return EXIT_UNAVAILABLE
-    return EXIT_FAILURE
-
-
 def _fail(message: str, code: int) -> int:
     print(f"convstream: error: {redact(message)}", file=sys.stderr)
     return code
-
-
-def _dsn_password(dsn: str) -> str | None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        value = conninfo_to_dict(dsn).get("password")
-    except Exception:  # an unparsable DSN is reported by the command that uses it
-        return None
-    return str(value) if value else None
-
-
-def register_settings_secrets(settings: Settings) -> None:
-    """Every secret in ``settings`` (and a DSN's password on its own) is redacted from logs and errors."""
-    pg, genesys = settings.postgres, settings.genesys
-    secrets = (
-        settings.kafka.sasl_password,
-        settings.kafka.ssl_key_password,
-        settings.schema_registry.basic_auth_password,
-        pg.dsn,
-        pg.migration_dsn,
-        genesys.client_secret,
-        genesys.pii.hash_key,
-    )
-    for secret in secrets:
-        if secret is not None:
-            register_secret(secret.get_secret_value())
-    for dsn in (pg.dsn, pg.migration_dsn):
-        if dsn is not None:
-            register_secret(_dsn_password(dsn.get_secret_value()))
 
 
 def _configure_logging() -> None:

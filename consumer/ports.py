@@ -12,11 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from consumer.domain import ConversationRow, ConversationState
+from consumer.domain import ConversationEvent, ConversationRow, ConversationState
 
 __all__ = [
     "TP",
+    "BadLine",
     "BatchWrite",
+    "BridgeItem",
     "ErrorMark",
     "PartitionAdvance",
     "Publisher",
@@ -24,6 +26,8 @@ __all__ = [
     "RebalanceListener",
     "Record",
     "RowWrite",
+    "SkipReason",
+    "Skipped",
     "Source",
     "Store",
     "StoredStates",
@@ -261,3 +265,30 @@ class Store(Protocol):
     def reset_offset(self, group_id: str, topic: str, partition: int, expected: int, offset: int) -> bool: ...
     def write_batch(self, batch: BatchWrite) -> WriteResult: ...
     def unwritable(self, batch: BatchWrite) -> Unwritable: ...
+
+
+#: What the bridge publishes or reports, item by item (its sources yield these).
+SkipReason = Literal["heartbeat", "system", "unknown_topic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A message that is expected but not published: heartbeat, system message, or unknown topic."""
+
+    reason: SkipReason
+    topic_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """An input line that could not be read or normalized; reported with its position, then skipped."""
+
+    source: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+BridgeItem = ConversationEvent | Skipped | BadLine

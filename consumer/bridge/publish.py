@@ -38,21 +38,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from consumer.codec.avro import QueueRecord
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
 from consumer.errors import PublishError, UnencodableEventError
-from consumer.ports import Publisher
+from consumer.ports import BadLine, BridgeItem, Publisher, Skipped
 
 __all__ = [
     "TICK_ITEMS",
-    "BadLine",
     "Bridge",
-    "BridgeItem",
     "BridgeSummary",
-    "Skipped",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,31 +57,6 @@ log = logging.getLogger(__name__)
 TICK_ITEMS = 2048
 #: Bound on the final flush; librdkafka's message.timeout.ms bounds each message anyway.
 FLUSH_TIMEOUT_SECONDS = 330.0
-
-SkipReason = Literal["heartbeat", "system", "unknown_topic"]
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """A message that is expected but not published: heartbeat, system message, or unknown topic."""
-
-    reason: SkipReason
-    topic_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    """An input line that could not be read or normalized; reported with its position, then skipped."""
-
-    source: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.reason}"
-
-
-BridgeItem = ConversationEvent | Skipped | BadLine
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """Bridge sources: JSON Lines files, the simulator, and the queue directory file -> bridge items.
 
-Each source yields :data:`~consumer.bridge.publish.BridgeItem` s in input order never raising for bad input:
-a line that cannot be read or normalized becomes a :class:`~consumer.bridge.publish.BadLine` carrying its file
+Each source yields :data:`~consumer.ports.BridgeItem` s in input order never raising for bad input:
+a line that cannot be read or normalized becomes a :class:`~consumer.ports.BadLine` carrying its file
 and 1-based line number, so the bridge reports it and goes on.
 """
 
@@ -15,14 +15,14 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from consumer.bridge.keys import keyable
-from consumer.bridge.publish import BadLine, BridgeItem, Skipped
 from consumer.codec.avro import QueueRecord
 from consumer.errors import NormalizeError, UnknownTopicError
 from consumer.genesys.entries import ParticipantEntry
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineIgnored, LineUnknownTopic, read_lines
+from consumer.genesys.keys import keyable
 from consumer.genesys.normalize import Ignored, normalize_message
 from consumer.genesys.text import repair_text
+from consumer.ports import BadLine, BridgeItem, Skipped
 
 __all__ = [
     "SimulatedMessage",

@@ -48,8 +48,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from consumer.bridge.publish import Bridge, BridgeSummary
-from consumer.cli import EXIT_FAILURE, exit_code_for
-from consumer.errors import ConvstreamError
+from consumer.errors import EXIT_FAILURE, ConvstreamError, exit_code_for
 from consumer.simulate import Simulation, SimulationOptions
 
 __all__ = ["WorkerJob", "run_workers", "shard_options"]
@@ -221,11 +220,11 @@ def _publish_shard(job: WorkerJob, stop: threading.Event, counts: Any) -> Bridge
     from prometheus_client import CollectorRegistry
 
     from consumer.adapters.kafka.client import KafkaProducerAdapter
+    from consumer.bridge.metrics import BridgeCollector, serve_bridge_metrics
     from consumer.bridge.sources import directory_records, simulator_items
-    from consumer.cli import register_settings_secrets
     from consumer.codec.avro import encode_event, encode_queue
-    from consumer.observability.bridge_metrics import BridgeCollector, serve_bridge_metrics
     from consumer.observability.logging import configure_logging
+    from consumer.observability.secrets import register_settings_secrets
     from consumer.runtime.gctuning import tune_gc_for_batches
     from consumer.settings import load_settings
 

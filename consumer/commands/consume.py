@@ -31,18 +31,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
+from consumer.adapters.kafka.client import KafkaAdmin
 from consumer.adapters.postgres.store import PostgresStore
-from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
+from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.codec.avro import warm_up_decoder
 from consumer.codec.fastread import C_AVAILABLE
 from consumer.commands._help import exit_codes
-from consumer.consume.dlq import DeadLetterQueue
 from consumer.consume.memtuning import tune_malloc_for_rss
 from consumer.consume.pipeline import Pipeline
-from consumer.consume.pipeline_support import PipelineConfig, Sink, Totals
-from consumer.consume.replay_watch import replay_watch
+from consumer.consume.pipeline_support import Totals
+from consumer.consume.wiring import build_pipeline
 from consumer.errors import ConfigError, ConvstreamError
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LAG_MONITOR_SECONDS, LagMonitor
@@ -51,7 +49,7 @@ from consumer.observability.logging import configure_logging, register_secret
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.ports import TP
 from consumer.runtime.gctuning import tune_gc_for_batches
-from consumer.settings import BridgeSettings, Settings, load_settings
+from consumer.settings import Settings, load_settings
 
 __all__ = [
     "DESCRIPTION",
@@ -150,41 +148,6 @@ def warn_uneven_assignment(partitions: Mapping[str, int], settings: Settings) ->
         },
     )
     return True
-
-
-def build_pipeline(
-    settings: Settings,
-    stack: ExitStack,
-    group_id: str | None = None,
-    *,
-    observe: tuple[ConsumerMetrics, HealthState, CollectorRegistry] | None = None,
-) -> tuple[Pipeline, PostgresStore, HealthState, CollectorRegistry]:
-    """Wire the adapters into a pipeline; everything opened is closed by ``stack``.
-
-    ``observe``: the metrics, health state and their registry (default: fresh ones).
-    """
-    registry = SchemaRegistry(settings.schema_registry)
-    stack.callback(registry.close)
-    store = stack.enter_context(PostgresStore(settings.postgres))
-    producer = KafkaProducerAdapter(
-        settings.kafka, BridgeSettings(linger_ms=5), overrides={"message.timeout.ms": "60000"}
-    )
-    stack.callback(producer.close)
-    config = PipelineConfig.from_settings(settings.consumer, settings.topics, group_id)
-    source = KafkaConsumerAdapter(settings.kafka, settings.consumer, group_id=config.group_id)
-    if observe is None:
-        prom = CollectorRegistry()
-        observe = (ConsumerMetrics.create(prom), HealthState(), prom)
-    metrics, health, prom = observe
-    pipeline = Pipeline(
-        source,
-        Sink(store, DeadLetterQueue(producer, settings.topics.dlq)),
-        (EventDeserializer(registry), registry.writer_schema),
-        config,
-        (metrics, health),
-        replay_changed=replay_watch(settings, stack, config.group_id),
-    )
-    return pipeline, store, health, prom
 
 
 def start_lag_monitor(

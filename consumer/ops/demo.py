@@ -39,12 +39,13 @@ from psycopg import sql as pgsql
 from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge.publish import Bridge, BridgeItem, BridgeSummary
+from consumer.bridge.publish import Bridge, BridgeSummary
 from consumer.bridge.sources import directory_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.errors import ConvstreamError, TransientError
 from consumer.ops.migrate import migrate
+from consumer.ports import BridgeItem
 from consumer.settings import Settings
 from consumer.simulate import Simulation, SimulationOptions, live, paced
 

@@ -182,7 +182,7 @@ def rebuild(
     build_timeout: float = 24 * 3600.0,
 ) -> RebuildResult:
     """Rebuild the conversation table (see the module docstring)."""
-    from consumer.commands.consume import build_pipeline  # the wiring of `convstream consume`
+    from consumer.consume.wiring import build_pipeline  # the wiring of `convstream consume`
 
     live, group = settings.postgres.table, settings.consumer.group_id
     ts = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

@@ -23,7 +23,8 @@ from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.adapters.kafka.groups import KafkaGroupAdmin
-from consumer.commands.consume import build_pipeline, end_offsets
+from consumer.commands.consume import end_offsets
+from consumer.consume.wiring import build_pipeline
 from consumer.domain import LOGIC_VERSION
 from consumer.settings import KafkaSettings, Settings, load_settings
 from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, consume_totals, db_row_to_fold, split_jsonl

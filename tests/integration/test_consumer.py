@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.commands.consume import build_pipeline, end_offsets
+from consumer.commands.consume import end_offsets
 from consumer.consume.dlq import (
     HEADER_CLASS,
     HEADER_MESSAGE,
@@ -28,6 +28,7 @@ from consumer.consume.dlq import (
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
+from consumer.consume.wiring import build_pipeline
 from consumer.settings import load_settings
 from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, assert_rows_match
 from tests.unit.consume.pipeline_fakes import make_event

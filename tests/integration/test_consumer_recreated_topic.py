@@ -19,8 +19,9 @@ from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.codec.avro import encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, schema_text
 from consumer.codec.wire import frame
-from consumer.commands.consume import build_pipeline, end_offsets
+from consumer.commands.consume import end_offsets
 from consumer.consume.pipeline_offsets import REWIND_MESSAGE
+from consumer.consume.wiring import build_pipeline
 from consumer.settings import SchemaRegistrySettings, TopicSettings, load_settings
 from tests.fixtures.e2e import PARTITIONS, E2EStack
 from tests.fixtures.services import wait_until

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from consumer.bridge.publish import BridgeItem
 from consumer.codec.avro import QueueRecord
 from consumer.domain.events import ConversationEvent
 from consumer.domain.fold import fold
@@ -23,6 +22,7 @@ from consumer.genesys.cloud.client import GenesysClient
 from consumer.genesys.cloud.metrics import GenesysMetrics
 from consumer.genesys.cloud.source import GenesysSource
 from consumer.genesys.times import parse_time
+from consumer.ports import BridgeItem
 from consumer.settings import BackfillSettings, GenesysSettings
 from consumer.simulate import SimulationOptions
 from tests.fakes.genesys import FakeGenesys

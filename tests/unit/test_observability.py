@@ -11,15 +11,15 @@ from collections.abc import Mapping
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.bridge.publish import BridgeSummary
-from consumer.errors import BrokerUnavailableError, ConfigError, StoreUnavailableError
-from consumer.observability.bridge_metrics import (
+from consumer.bridge.metrics import (
     BRIDGE_METRICS_PORT,
     BridgeCollector,
     BridgeHealth,
     bridge_metrics_port,
     serve_bridge_metrics,
 )
+from consumer.bridge.publish import BridgeSummary
+from consumer.errors import BrokerUnavailableError, ConfigError, StoreUnavailableError
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LagMonitor
 from consumer.observability.metrics import DLQ_REASONS, ConsumerMetrics

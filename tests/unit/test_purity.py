@@ -20,15 +20,15 @@ PURE_MODULES = (
     *(
         f"consumer.genesys.{name}"
         for name in (
-            "_fast", "_fields", "details", "entries", "enums", "jsonl", "normalize", "pii", "records",
-            "regions", "snapshots", "text", "times",
+            "_fast", "_fields", "details", "entries", "enums", "jsonl", "keys", "normalize", "pii",
+            "records", "regions", "snapshots", "text", "times",
         )
     ),
 )  # fmt: skip
 #: The Genesys modules that do I/O (HTTP, websockets, clock, logging), in ``consumer/genesys/cloud/``: every
 #: module directly in ``consumer/genesys/`` must be listed above.
 GENESYS_IO_MODULES = frozenset(
-    {"analytics", "auth", "client", "directory", "metrics", "notifications", "runtime", "source"}
+    {"analytics", "auth", "client", "directory", "metrics", "notifications", "source"}
 )
 #: Core modules that may log or keep time but must not load a client library, even indirectly: they talk to
 #: Kafka and PostgreSQL only through :mod:`consumer.ports`.

@@ -1,6 +1,6 @@
 """The ``genesys`` bridge source: Notifications WebSocket + gap backfill + queue directory (docs/genesys.md).
 
-:meth:`GenesysSource.items` yields :data:`~consumer.bridge.publish.BridgeItem` s for
+:meth:`GenesysSource.items` yields :data:`~consumer.ports.BridgeItem` s for
 :meth:`consumer.bridge.publish.Bridge.run`.
 Contract, in code order (``# Step n.``):
 
@@ -33,8 +33,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from consumer.bridge.keys import keyable
-from consumer.bridge.publish import BadLine, BridgeItem, Skipped
 from consumer.codec.avro import QueueRecord
 from consumer.domain.events import ConversationEvent, ConversationSnapshot
 from consumer.errors import (
@@ -57,8 +55,10 @@ from consumer.genesys.cloud.notifications import (
     build_topics,
     chunk_topics,
 )
+from consumer.genesys.keys import keyable
 from consumer.genesys.normalize import Ignored, normalize_message
 from consumer.genesys.pii import PiiPolicy, apply_pii
+from consumer.ports import BadLine, BridgeItem, Skipped
 from consumer.settings import GenesysSettings
 
 __all__ = ["Gap", "GenesysSource", "backfill_items"]

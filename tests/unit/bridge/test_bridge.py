@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from consumer.bridge.publish import BadLine, Bridge, BridgeItem, BridgeSummary, Skipped
+from consumer.bridge.publish import Bridge, BridgeSummary
 from consumer.bridge.sources import file_items, queue_records, simulator_items
 from consumer.codec.avro import decode_event, decode_queue, encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, current
 from consumer.codec.wire import split
 from consumer.errors import PublishError
+from consumer.ports import BadLine, BridgeItem, Skipped
 
 EVENT_SCHEMA_ID = 7
 QUEUE_SCHEMA_ID = 8

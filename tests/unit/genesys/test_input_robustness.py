@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 
-from consumer.bridge.publish import BadLine, Bridge
+from consumer.bridge.publish import Bridge
 from consumer.bridge.sources import stream_items
 from consumer.cli import main
 from consumer.codec.avro import decode_event, encode_event
@@ -24,6 +24,7 @@ from consumer.genesys.cloud.source import backfill_items
 from consumer.genesys.jsonl import FileClock, LineEvents, read_lines
 from consumer.genesys.normalize import Normalized, compute_event_id, normalize_message
 from consumer.genesys.times import MAX_TIME_MS, MIN_TIME_MS, format_iso_ms, parse_time
+from consumer.ports import BadLine
 from tests.unit.bridge.test_bridge import RecordingPublisher, make_bridge
 
 T0 = 1_735_725_600_000  # 2025-01-01T10:00:00Z

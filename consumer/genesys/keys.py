@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from consumer.bridge.publish import BadLine
 from consumer.domain.events import ConversationEvent
 from consumer.domain.keys import conversation_id_problem
+from consumer.ports import BadLine
 
 __all__ = ["keyable"]
 
