@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from consumer import __version__
+from consumer.app.settings import SETTINGS_ATTRIBUTE
 from consumer.commands._help import epilog, program_epilog
 from consumer.errors import (
     EXIT_CONFIG,
@@ -38,7 +39,7 @@ from consumer.errors import (
 )
 from consumer.observability.logging import configure_logging, redact
 from consumer.observability.secrets import register_settings_secrets
-from consumer.settings import load_settings
+from consumer.settings import Settings, load_settings
 
 __all__ = [
     "COMMANDS",
@@ -103,16 +104,20 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _configure_logging() -> None:
-    """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that)."""
+def _configure_logging() -> Settings | None:
+    """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that).
+
+    Returns the settings loaded (the command reuses them), or None when they are invalid.
+    """
     try:
         settings = load_settings()
     except ConfigError:
         configure_logging()
-        return
+        return None
     register_settings_secrets(settings)
     observability = settings.observability
     configure_logging(observability.log_level, observability.log_format)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_USAGE
-    _configure_logging()
+    setattr(args, SETTINGS_ATTRIBUTE, _configure_logging())  # loaded once: the command reuses them
     try:
         code: int = args._run(args)
     except ConvstreamError as exc:

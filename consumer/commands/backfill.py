@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
 from consumer.app.bridge import admin_timeout, register_kafka_secrets, schema_ids
+from consumer.app.settings import command_settings
 from consumer.bridge.genesys import build_client, pii_policy
 from consumer.bridge.publish import Bridge
 from consumer.codec.avro import encode_event
@@ -35,7 +36,6 @@ from consumer.genesys.cloud.analytics import AnalyticsReader
 from consumer.genesys.cloud.source import backfill_items
 from consumer.genesys.times import parse_time
 from consumer.ports import BridgeItem
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -115,7 +115,7 @@ def _progress(
 def run(args: argparse.Namespace) -> int:
     """Run the backfill (steps in the module docstring)."""
     # Step 1. Settings and interval.
-    settings = load_settings()
+    settings = command_settings(args)
     register_kafka_secrets(settings)
     interval = _interval(args)
     if isinstance(interval, str):

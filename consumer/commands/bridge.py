@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
 from consumer.app.bridge import admin_timeout, register_kafka_secrets, schema_ids
+from consumer.app.settings import command_settings
 from consumer.bridge.genesys import run_genesys_bridge
 from consumer.bridge.metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
 from consumer.bridge.publish import TICK_ITEMS, Bridge
@@ -48,7 +49,7 @@ from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging
 from consumer.ports import BridgeItem
 from consumer.runtime.gctuning import tune_gc_for_batches
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings
 from consumer.simulate import Simulation, SimulationOptions, paced
 
 __all__ = ["DESCRIPTION", "EXAMPLE", "EXIT_CODES", "HELP", "NAME", "add_arguments", "run"]
@@ -244,7 +245,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     """Run the bridge (see the module docstring for the steps and exit codes)."""
     # Step 1. Settings, usage, and Kafka reachable.
-    settings = load_settings()
+    settings = command_settings(args)
     register_kafka_secrets(settings)
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     source = _source(args, settings)

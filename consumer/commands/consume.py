@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry
 from consumer.adapters.kafka.client import KafkaAdmin
 from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry
+from consumer.app.settings import command_settings
 from consumer.codec.avro import warm_up_decoder
 from consumer.codec.fastread import C_AVAILABLE
 from consumer.commands._help import exit_codes
@@ -49,7 +50,7 @@ from consumer.observability.logging import configure_logging, register_secret
 from consumer.observability.metrics import ConsumerMetrics
 from consumer.ports import TP
 from consumer.runtime.gctuning import tune_gc_for_batches
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings
 
 __all__ = [
     "DESCRIPTION",
@@ -242,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
     # Step 1.
-    settings = load_settings()
+    settings = command_settings(args)
     _register_secrets(settings)
     obs = settings.observability
     configure_logging(obs.log_level, obs.log_format)

@@ -16,10 +16,10 @@ import json
 
 from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
 from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.consume.dlq_replay import ReplayTarget, replay
 from consumer.observability.logging import configure_logging, register_secret
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the dead letters and print the counts."""
-    settings = load_settings()
+    settings = command_settings(args)
     for secret in (settings.kafka.sasl_password, settings.kafka.ssl_key_password):
         if secret is not None:
             register_secret(secret.get_secret_value())
