@@ -14,14 +14,14 @@ from typing import Any
 import psycopg
 
 from bench.kafka import earliest_consumer
-from consumer.adapters.postgres_sql import build_statements
-from consumer.adapters.postgres_types import RowWrite
-from consumer.adapters.postgres_write import row_values
+from consumer.adapters.postgres.sql import build_statements
+from consumer.adapters.postgres.write import row_values
 from consumer.adapters.schema_registry import SchemaRegistry
 from consumer.codec.avro import decode_value
 from consumer.domain.fold import fold
 from consumer.domain.row import derive_row
 from consumer.domain.serde import state_from_json, state_to_json
+from consumer.ports import RowWrite
 from consumer.settings import SchemaRegistrySettings
 
 __all__ = ["run_naive"]

@@ -25,15 +25,15 @@ from quixstreams import Application
 from quixstreams.models.serializers import Deserializer
 from quixstreams.sinks import BatchingSink, SinkBatch
 
-from consumer.adapters.postgres_sql import build_statements
-from consumer.adapters.postgres_types import RowWrite
-from consumer.adapters.postgres_write import coalesce_rows, row_values
+from consumer.adapters.postgres.sql import build_statements
+from consumer.adapters.postgres.write import coalesce_rows, row_values
 from consumer.codec.avro import decode_event
 from consumer.codec.schemas import AvroSchema, parse
 from consumer.codec.wire import split
 from consumer.domain.fold import fold
 from consumer.domain.row import derive_row
 from consumer.domain.serde import state_from_json, state_to_json
+from consumer.ports import RowWrite
 
 __all__ = ["main"]
 

@@ -64,7 +64,7 @@ PROFILE = [
     "before.",
     "",
     "A replay with unchanged logic no longer decodes or folds anything: every record is recognised in its "
-    "row's `folded_digests` (`consumer.known`). Its main loop then spends its time in polling (librdkafka "
+    "row's `folded_digests` (`consume/known.py`). Its main loop then spends its time in polling (librdkafka "
     "and Record objects), the digest of each value (BLAKE2b, ~1.5 µs per 1.2 KB record), one `SELECT` of "
     "the batch's digests and the offsets transaction. In the first pass the digests cost ~5 % (the digest "
     "3 %, the `SELECT` and the set ~2 %).",
@@ -112,7 +112,7 @@ TUNING = [
     "- Replay: a snapshot participant not newer than what the state knows is checked by comparisons alone "
     "(`consumer.domain.merge._restated`) instead of being re-merged field by field and found equal: "
     "replay of 300 k events ~9,500 → ~12,700 events/s (start-up included).",
-    "- Replay, then: records already folded are recognised before decoding (`consumer.known`: each row "
+    "- Replay, then: records already folded are recognised before decoding (`consume/known.py`: each row "
     "keeps the 8-byte digests of the record values folded into its state, written with the row; a record "
     "whose key's row, of this logic version, lists its digest is set aside). The `make bench` replay "
     "recognised all 620,000 records, yet ran at the same ~14,600 events/s: py-spy with `--idle` showed the "
@@ -128,7 +128,7 @@ TUNING = [
     "give one member all 12 events partitions and the other the 12 queue partitions: two processes then "
     "ran at one process's rate (0.86–1.02× in three of four runs). The consumer warns at start-up when the "
     "queues topic has more than one partition.",
-    "- GC: `gc.freeze()` after start-up and a higher gen-0 threshold (`consumer.gctuning`): fold 23.8 → "
+    "- GC: `gc.freeze()` after start-up and a higher gen-0 threshold (`runtime/gctuning.py`): fold 23.8 → "
     "13.9 µs/event (stage table).",
     "- Postgres write: the batch's rows `COPY`ed into a session staging table, then one guarded upsert "
     "from it, instead of `executemany` upserts: about 2–3× the rows/s (pg_write_speed raw outputs above).",
@@ -140,7 +140,7 @@ TUNING = [
     "16 → 4 MB, `batch_max_events` 5,000 → 1,000: peak RSS ~340 → ~160 MB at the same events/s. Smaller "
     "still (10 MB queue, 2 MB fetches) measured 140 MB but starved the consumer (−20 % events/s), so the "
     "defaults stayed at 12 MB / 4 MB (until the fetch backoff above: now 6 MB / 2 MB). "
-    "Then glibc's malloc thresholds fixed at start-up (`consumer.memtuning`: "
+    "Then glibc's malloc thresholds fixed at start-up (`consumer.consume.memtuning`: "
     "mmap 128 KB, trim 256 KB; glibc otherwise raises them up to 32 MB/64 MB as large buffers are freed and "
     "keeps finished batches resident): peak ~158 → ~148 MB, median ~150 → ~135 MB, same events/s. Of the "
     "rest, ~70 MB is the interpreter and imported libraries (14 MB of it `confluent_kafka.schema_registry` "

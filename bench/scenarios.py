@@ -58,7 +58,7 @@ def _events_topic(stack: Stack, base: str) -> str:
 
 
 def _end_total(stack: Stack, topic: str) -> int:
-    from consumer.adapters.kafka import KafkaAdmin
+    from consumer.adapters.kafka.client import KafkaAdmin
     from consumer.settings import KafkaSettings
 
     admin = KafkaAdmin(KafkaSettings(bootstrap_servers=stack.bootstrap), timeout_seconds=15)
@@ -230,7 +230,7 @@ def scenario_scale(stack: Stack) -> dict[str, Any]:
 
 
 def scenario_latency(stack: Stack, sizes: Sizes) -> dict[str, Any]:
-    from consumer.adapters.kafka import KafkaAdmin
+    from consumer.adapters.kafka.client import KafkaAdmin
     from consumer.settings import KafkaSettings, TopicSettings
 
     names = stack.topic_env("lat")

@@ -236,7 +236,7 @@ class Stack:
             listed = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=10).topics
             self.topics += [t for t in listed if f"bench_{self.stamp}" in t and t not in self.topics]
         if self.topics:
-            from consumer.adapters.kafka import KafkaAdmin
+            from consumer.adapters.kafka.client import KafkaAdmin
             from consumer.settings import KafkaSettings
 
             with contextlib.suppress(Exception):

@@ -26,9 +26,20 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from consumer import __version__
+from consumer.app.settings import SETTINGS_ATTRIBUTE
 from consumer.commands._help import epilog, program_epilog
-from consumer.errors import ConfigError, ConvstreamError, TransientError, WedgedError
-from consumer.observability.logging import configure_logging, redact, register_secret
+from consumer.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    ConfigError,
+    ConvstreamError,
+    exit_code_for,
+)
+from consumer.observability.logging import configure_logging, redact
+from consumer.observability.secrets import register_settings_secrets
 from consumer.settings import Settings, load_settings
 
 __all__ = [
@@ -41,13 +52,6 @@ __all__ = [
     "main",
     "register_settings_secrets",
 ]
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_UNAVAILABLE = 4
-EXIT_WEDGED = 5
-EXIT_INTERRUPTED = 130
 
 #: Subcommand modules under ``consumer.commands``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -96,62 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def exit_code_for(exc: ConvstreamError) -> int:
-    """The exit code of an error that ends a command (see the module docstring)."""
-    if isinstance(exc, ConfigError):
-        return EXIT_CONFIG
-    if isinstance(exc, WedgedError):
-        return EXIT_WEDGED
-    if isinstance(exc, TransientError):
-        return EXIT_UNAVAILABLE
-    return EXIT_FAILURE
-
-
 def _fail(message: str, code: int) -> int:
     print(f"convstream: error: {redact(message)}", file=sys.stderr)
     return code
 
 
-def _dsn_password(dsn: str) -> str | None:
-    from psycopg.conninfo import conninfo_to_dict
+def _configure_logging() -> Settings | None:
+    """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that).
 
-    try:
-        value = conninfo_to_dict(dsn).get("password")
-    except Exception:  # an unparsable DSN is reported by the command that uses it
-        return None
-    return str(value) if value else None
-
-
-def register_settings_secrets(settings: Settings) -> None:
-    """Every secret in ``settings`` (and a DSN's password on its own) is redacted from logs and errors."""
-    pg, genesys = settings.postgres, settings.genesys
-    secrets = (
-        settings.kafka.sasl_password,
-        settings.kafka.ssl_key_password,
-        settings.schema_registry.basic_auth_password,
-        pg.dsn,
-        pg.migration_dsn,
-        genesys.client_secret,
-        genesys.pii.hash_key,
-    )
-    for secret in secrets:
-        if secret is not None:
-            register_secret(secret.get_secret_value())
-    for dsn in (pg.dsn, pg.migration_dsn):
-        if dsn is not None:
-            register_secret(_dsn_password(dsn.get_secret_value()))
-
-
-def _configure_logging() -> None:
-    """JSON logs on stderr as configured; defaults if the settings are invalid (the command reports that)."""
+    Returns the settings loaded (the command reuses them), or None when they are invalid.
+    """
     try:
         settings = load_settings()
     except ConfigError:
         configure_logging()
-        return
+        return None
     register_settings_secrets(settings)
     observability = settings.observability
     configure_logging(observability.log_level, observability.log_format)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return EXIT_USAGE
-    _configure_logging()
+    setattr(args, SETTINGS_ATTRIBUTE, _configure_logging())  # loaded once: the command reuses them
     try:
         code: int = args._run(args)
     except ConvstreamError as exc:

@@ -36,7 +36,17 @@ message text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Final
+
 __all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_MEANINGS",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "EXIT_WEDGED",
     "BrokerUnavailableError",
     "ChannelGoneError",
     "ConcurrentFoldError",
@@ -64,6 +74,7 @@ __all__ = [
     "UnwritableRecordError",
     "WedgedError",
     "cap_message",
+    "exit_code_for",
 ]
 
 #: The longest error message stored or sent anywhere (a conversation's ``error_message``, the DLQ's
@@ -243,3 +254,34 @@ class GenesysApiError(ConvstreamError):
 
 class ChannelGoneError(GenesysApiError):
     """The notification channel does not exist any more (404): create a new one and subscribe again."""
+
+
+# The exit codes of every command, in one place: ``cli`` returns them and ``--help`` lists their meanings.
+EXIT_FAILURE: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_CONFIG: Final = 3
+EXIT_UNAVAILABLE: Final = 4
+EXIT_WEDGED: Final = 5
+EXIT_INTERRUPTED: Final = 130
+
+#: What each exit code means for every command (a command may say it more precisely).
+EXIT_MEANINGS: Final[Mapping[int, str]] = {
+    0: "success",
+    EXIT_FAILURE: "failure: an error convstream could not handle (the message says what and where)",
+    EXIT_USAGE: "usage error: a bad option or argument (commands that read input: bad lines were reported)",
+    EXIT_CONFIG: "invalid configuration (the message names the CONVSTREAM_* variable to fix)",
+    EXIT_UNAVAILABLE: "a service it needs (Kafka, schema registry, PostgreSQL, Genesys) could not be reached",
+    EXIT_WEDGED: "the consumer made no progress while work was pending and stopped itself",
+    EXIT_INTERRUPTED: "interrupted before a graceful stop was possible",
+}
+
+
+def exit_code_for(exc: ConvstreamError) -> int:
+    """The exit code of an error that ends a command, by its type."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(exc, WedgedError):
+        return EXIT_WEDGED
+    if isinstance(exc, TransientError):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILURE

@@ -5,9 +5,9 @@ Usage::
     .venv/bin/python scripts/bridge_speed.py [--events 200000] [--source simulator|synthetic] [--profile]
 
 Prints one JSON object: events/s of each stage measured alone (generate, normalize, encode, produce of
-pre-encoded values) and of the whole path (``end_to_end``: the real :class:`consumer.bridge.Bridge` with the
-real producer into a fresh topic, flushed); each as a wall rate and as ``cpu_rate_<stage>`` (events per CPU
-second of this process, librdkafka's threads included: less distorted by other load on the machine).
+pre-encoded values) and of the whole path (``end_to_end``: the real :class:`consumer.bridge.publish.Bridge`
+with the real producer into a fresh topic, flushed); each as a wall rate and as ``cpu_rate_<stage>`` (events
+per CPU second of this process, librdkafka's threads included: less distorted by other load on the machine).
 ``--profile`` adds the top cProfile entries of the end-to-end run on stderr. Needs the devstack Kafka
 (CONVSTREAM_KAFKA__BOOTSTRAP_SERVERS); no registry (schema id 1). The simulator source keeps its
 participant entries, as ``convstream bridge`` does: their cost is in ``generate``, and ``normalize`` uses
@@ -28,14 +28,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.bridge import Bridge
-from consumer.bridge_sources import simulator_items
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.bridge.publish import Bridge
+from consumer.bridge.sources import simulator_items
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
 from consumer.domain.events import ConversationEvent
-from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.normalize import Normalized, normalize_message
+from consumer.runtime.gctuning import tune_gc_for_batches
 from consumer.settings import TopicSettings, load_settings
 
 

@@ -33,10 +33,10 @@ import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWrite, WriteMethod
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.domain import LOGIC_VERSION, ConversationRow
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, PartitionAdvance, RowWrite, WriteMethod
 from consumer.settings import PostgresSettings
 
 __all__ = ["main"]

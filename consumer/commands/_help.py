@@ -21,21 +21,11 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from consumer.errors import EXIT_MEANINGS
 from consumer.settings import ENV_PREFIX, NESTED, Settings
 from consumer.settings_fields import env_for, is_secret, leaf_fields, unwrap_optional
 
 __all__ = ["EXIT_MEANINGS", "SECTION_HOME", "epilog", "exit_codes", "program_epilog", "settings_lines"]
-
-#: What each exit code means for every command (a command may say it more precisely).
-EXIT_MEANINGS: Final[Mapping[int, str]] = {
-    0: "success",
-    1: "failure: an error convstream could not handle (the message says what and where)",
-    2: "usage error: a bad option or argument (commands that read input: bad lines were reported)",
-    3: "invalid configuration (the message names the CONVSTREAM_* variable to fix)",
-    4: "a service it needs (Kafka, schema registry, PostgreSQL, Genesys) could not be reached",
-    5: "the consumer made no progress while work was pending and stopped itself",
-    130: "interrupted before a graceful stop was possible",
-}
 
 #: The command whose ``--help`` lists a settings section in full, and what the section is about.
 SECTION_HOME: Final[Mapping[str, tuple[str, str]]] = {

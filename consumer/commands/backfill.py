@@ -25,16 +25,17 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.bridge import Bridge, BridgeItem
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.app.bridge import admin_timeout, register_kafka_secrets, schema_ids
+from consumer.app.settings import command_settings
+from consumer.bridge.genesys import build_client, pii_policy
+from consumer.bridge.publish import Bridge
 from consumer.codec.avro import encode_event
 from consumer.commands._help import exit_codes
-from consumer.commands.bridge import _admin_timeout, _register_secrets, _schema_ids
-from consumer.genesys.analytics import AnalyticsReader
-from consumer.genesys.runtime import build_client, pii_policy
-from consumer.genesys.source import backfill_items
+from consumer.genesys.cloud.analytics import AnalyticsReader
+from consumer.genesys.cloud.source import backfill_items
 from consumer.genesys.times import parse_time
-from consumer.settings import load_settings
+from consumer.ports import BridgeItem
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -114,8 +115,8 @@ def _progress(
 def run(args: argparse.Namespace) -> int:
     """Run the backfill (steps in the module docstring)."""
     # Step 1. Settings and interval.
-    settings = load_settings()
-    _register_secrets(settings)
+    settings = command_settings(args)
+    register_kafka_secrets(settings)
     interval = _interval(args)
     if isinstance(interval, str):
         print(f"convstream backfill: error: {interval}", file=sys.stderr)
@@ -124,11 +125,11 @@ def run(args: argparse.Namespace) -> int:
     client, _metrics = build_client(settings.genesys, CollectorRegistry())
     try:
         # Step 2. Kafka, topics, schemas.
-        admin = KafkaAdmin(settings.kafka, timeout_seconds=_admin_timeout(settings))
+        admin = KafkaAdmin(settings.kafka, timeout_seconds=admin_timeout(settings))
         admin.ping()
         if not args.no_create_topics:
             admin.ensure_topics(settings.topics)
-        event_schema_id, _queue_schema_id = _schema_ids(settings)
+        event_schema_id, _queue_schema_id = schema_ids(settings)
         bridge = Bridge(
             KafkaProducerAdapter(settings.kafka, settings.bridge),
             events_topic=settings.topics.events,

@@ -13,10 +13,10 @@ Steps:
 2. Create the topics when missing (``--no-create-topics`` skips it): configured partitions and replication
    factor, the queues topic compacted.
 3. Register the current schemas under ``<topic>-value`` and keep their ids for framing.
-4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.Bridge`);
+4. Publish the queue directory (when given), then every source item (:class:`consumer.bridge.publish.Bridge`);
    SIGTERM/SIGINT stop the reading, and whatever was produced is flushed before exit. With
    ``--source simulator --workers N`` (N > 1), N processes each publish one shard of the simulation
-   (:mod:`consumer.bridge_workers`) and the summary merges theirs.
+   (:mod:`consumer.bridge.workers`) and the summary merges theirs.
 5. Print the summary line; exit 0, or 2 when bad lines were reported. Unacknowledged deliveries exit 1
    (4 when Kafka was unreachable).
 """
@@ -35,20 +35,21 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import TICK_ITEMS, Bridge, BridgeItem
-from consumer.bridge_sources import directory_records, file_items, simulator_items
-from consumer.bridge_workers import WorkerJob, run_workers, shard_options
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.app.bridge import admin_timeout, register_kafka_secrets, schema_ids
+from consumer.app.settings import command_settings
+from consumer.bridge.genesys import run_genesys_bridge
+from consumer.bridge.metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
+from consumer.bridge.publish import TICK_ITEMS, Bridge
+from consumer.bridge.sources import directory_records, file_items, simulator_items
+from consumer.bridge.workers import WorkerJob, run_workers, shard_options
 from consumer.codec.avro import encode_event, encode_queue
-from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.commands import simulate as simulate_command
 from consumer.commands._help import exit_codes
-from consumer.gctuning import tune_gc_for_batches
-from consumer.genesys.runtime import run_genesys_bridge
-from consumer.observability.bridge_metrics import BridgeCollector, bridge_metrics_port, serve_bridge_metrics
-from consumer.observability.logging import configure_logging, register_secret
-from consumer.settings import Settings, load_settings
+from consumer.observability.logging import configure_logging
+from consumer.ports import BridgeItem
+from consumer.runtime.gctuning import tune_gc_for_batches
+from consumer.settings import Settings
 from consumer.simulate import Simulation, SimulationOptions, paced
 
 __all__ = ["DESCRIPTION", "EXAMPLE", "EXIT_CODES", "HELP", "NAME", "add_arguments", "run"]
@@ -223,14 +224,6 @@ def _check_usage(args: argparse.Namespace, source: str) -> str | None:
     return None
 
 
-def _admin_timeout(settings: Settings) -> float:
-    raw = settings.kafka.extra.get("socket.timeout.ms")
-    try:
-        return float(raw) / 1000.0 if raw is not None else _DEFAULT_ADMIN_TIMEOUT_SECONDS
-    except ValueError:
-        return _DEFAULT_ADMIN_TIMEOUT_SECONDS
-
-
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGTERM/SIGINT set ``stop`` (reading ends, the bridge flushes); previous handlers restored."""
@@ -249,36 +242,11 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def _register_secrets(settings: Settings) -> None:
-    for secret in (
-        settings.kafka.sasl_password,
-        settings.kafka.ssl_key_password,
-        settings.schema_registry.basic_auth_password,
-    ):
-        if secret is not None:
-            register_secret(secret.get_secret_value())
-
-
-def _schema_ids(settings: Settings) -> tuple[int, int]:
-    """Register the current schemas under ``<topic>-value`` (idempotent) and return their ids."""
-    registry = SchemaRegistry(settings.schema_registry)
-    topics = settings.topics
-    try:
-        # Subjects are kept BACKWARD_TRANSITIVE whoever registers first (the registry default may be NONE).
-        event_id = registry.register_backward_transitive(
-            subject_for(topics.events), schema_text(CONVERSATION_EVENT)
-        )
-        queue_id = registry.register_backward_transitive(subject_for(topics.queues), schema_text(QUEUE))
-    finally:
-        registry.close()
-    return event_id, queue_id
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the bridge (see the module docstring for the steps and exit codes)."""
     # Step 1. Settings, usage, and Kafka reachable.
-    settings = load_settings()
-    _register_secrets(settings)
+    settings = command_settings(args)
+    register_kafka_secrets(settings)
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     source = _source(args, settings)
     problem = _check_usage(args, source)
@@ -288,13 +256,13 @@ def run(args: argparse.Namespace) -> int:
         options = _simulation_options(args) if source == "simulator" else None
     except ValueError as exc:
         return _usage(str(exc))
-    admin = KafkaAdmin(settings.kafka, timeout_seconds=_admin_timeout(settings))
+    admin = KafkaAdmin(settings.kafka, timeout_seconds=admin_timeout(settings))
     admin.ping()
     # Step 2. Topics.
     if not args.no_create_topics:
         admin.ensure_topics(settings.topics)
     # Step 3. Schemas.
-    event_schema_id, queue_schema_id = _schema_ids(settings)
+    event_schema_id, queue_schema_id = schema_ids(settings)
     if options is not None and args.workers > 1:
         job = WorkerJob(options, args.workers, event_schema_id, queue_schema_id, args.queues)
         stop = threading.Event()

@@ -7,13 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 
-from consumer.adapters.kafka import KafkaAdmin
-from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.errors import ConvstreamError, TransientError
 from consumer.observability.logging import redact
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
@@ -54,7 +55,7 @@ def _probes(settings: Settings, timeout: float) -> dict[str, tuple[str, Callable
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = command_settings(args)
     # The pool retries in the background and warns on each failure; check reports failures itself.
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     selected = args.only or ["kafka", "registry", "postgres"]

@@ -4,15 +4,15 @@ Steps (SIGTERM/SIGINT are handled from the very start: during steps 1-3 a signal
 closing what was opened, and exits 0 without printing totals):
 
 1. Load the settings (environment only), configure JSON logging, register secrets, fix glibc's malloc
-   thresholds (:mod:`consumer.memtuning`: RSS).
+   thresholds (:mod:`consumer.consume.memtuning`: RSS).
 2. Reach Postgres and Kafka (exit 4 when either cannot be reached); warn when the queues topic has more
    than one partition (:func:`warn_uneven_assignment`); in bounded mode capture the end offsets of every
    partition of the events and queues topics.
 3. Start the lag monitor (:mod:`consumer.observability.lag`: lag gauges and dependency reachability from
    its own thread and connections, so they stay true while the loop is idle or stuck), then serve
    ``/metrics``, ``/livez``, ``/readyz`` on the observability port (default 9400; 0: any free port).
-4. Build the Avro reader, tune the GC (:mod:`consumer.gctuning`), then run the pipeline
-   (:mod:`consumer.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
+4. Build the Avro reader, tune the GC (:mod:`consumer.runtime.gctuning`), then run the pipeline
+   (:mod:`consumer.consume.pipeline`) until SIGTERM/SIGINT (finish the batch, commit, close;
    exit 0 within ``shutdown_grace_seconds``) or, with ``--until-end``, until every captured end offset is
    committed in Postgres (exit 0).
 5. Print the totals as one JSON line on stdout.
@@ -31,26 +31,26 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.schema_registry import EventDeserializer, SchemaRegistry
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.adapters.postgres.store import PostgresStore
+from consumer.adapters.schema_registry import SchemaRegistry
+from consumer.app.settings import command_settings
 from consumer.codec.avro import warm_up_decoder
 from consumer.codec.fastread import C_AVAILABLE
 from consumer.commands._help import exit_codes
-from consumer.dlq import DeadLetterQueue
+from consumer.consume.memtuning import tune_malloc_for_rss
+from consumer.consume.pipeline import Pipeline
+from consumer.consume.pipeline_support import Totals
+from consumer.consume.wiring import build_pipeline
 from consumer.errors import ConfigError, ConvstreamError
-from consumer.gctuning import tune_gc_for_batches
-from consumer.memtuning import tune_malloc_for_rss
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LAG_MONITOR_SECONDS, LagMonitor
 from consumer.observability.lag_kafka import KafkaLagReader
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.observability.metrics import ConsumerMetrics
-from consumer.pipeline import Pipeline
-from consumer.pipeline_support import PipelineConfig, Sink, Totals
-from consumer.replay_watch import replay_watch
-from consumer.settings import BridgeSettings, Settings, load_settings
+from consumer.ports import TP
+from consumer.runtime.gctuning import tune_gc_for_batches
+from consumer.settings import Settings
 
 __all__ = [
     "DESCRIPTION",
@@ -151,41 +151,6 @@ def warn_uneven_assignment(partitions: Mapping[str, int], settings: Settings) ->
     return True
 
 
-def build_pipeline(
-    settings: Settings,
-    stack: ExitStack,
-    group_id: str | None = None,
-    *,
-    observe: tuple[ConsumerMetrics, HealthState, CollectorRegistry] | None = None,
-) -> tuple[Pipeline, PostgresStore, HealthState, CollectorRegistry]:
-    """Wire the adapters into a pipeline; everything opened is closed by ``stack``.
-
-    ``observe``: the metrics, health state and their registry (default: fresh ones).
-    """
-    registry = SchemaRegistry(settings.schema_registry)
-    stack.callback(registry.close)
-    store = stack.enter_context(PostgresStore(settings.postgres))
-    producer = KafkaProducerAdapter(
-        settings.kafka, BridgeSettings(linger_ms=5), overrides={"message.timeout.ms": "60000"}
-    )
-    stack.callback(producer.close)
-    config = PipelineConfig.from_settings(settings.consumer, settings.topics, group_id)
-    source = KafkaConsumerAdapter(settings.kafka, settings.consumer, group_id=config.group_id)
-    if observe is None:
-        prom = CollectorRegistry()
-        observe = (ConsumerMetrics.create(prom), HealthState(), prom)
-    metrics, health, prom = observe
-    pipeline = Pipeline(
-        source,
-        Sink(store, DeadLetterQueue(producer, settings.topics.dlq)),
-        (EventDeserializer(registry), registry.writer_schema),
-        config,
-        (metrics, health),
-        replay_changed=replay_watch(settings, stack, config.group_id),
-    )
-    return pipeline, store, health, prom
-
-
 def start_lag_monitor(
     settings: Settings, stack: ExitStack, pipeline: Pipeline, observe: tuple[ConsumerMetrics, HealthState]
 ) -> LagMonitor:
@@ -278,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, signals: _Signals) -> Totals:
     # Step 1.
-    settings = load_settings()
+    settings = command_settings(args)
     _register_secrets(settings)
     obs = settings.observability
     configure_logging(obs.log_level, obs.log_format)

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.demo import DemoOptions, run_demo
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -106,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; see the module docstring."""
     # Step 1.
-    settings = load_settings()
+    settings = command_settings(args)
     register_secret(settings.postgres.dsn.get_secret_value())
     configure_logging("WARNING", settings.observability.log_format)  # the progress line owns the screen
     seed = args.seed if args.seed is not None else int(time.time())

@@ -4,7 +4,7 @@ Reads the dead-letter topic (``CONVSTREAM_TOPICS__DLQ``) with its own consumer g
 (``<CONVSTREAM_CONSUMER__GROUP_ID>-dlq-replay``) up to the end offsets captured at start, and produces each
 record's original key and value back to its original topic (the events or queues topic), after the cause
 was fixed (e.g. a schema registered, a fold bug fixed). Prints the counts as one JSON line.
-See :mod:`consumer.dlq_replay` for the steps.
+See :mod:`consumer.consume.dlq_replay` for the steps.
 
 exit codes: 0 done; 1 deliveries failed; 3 invalid configuration; 4 Kafka unreachable.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka_consumer import KafkaConsumerAdapter
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
-from consumer.dlq_replay import ReplayTarget, replay
+from consumer.consume.dlq_replay import ReplayTarget, replay
 from consumer.observability.logging import configure_logging, register_secret
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the dead letters and print the counts."""
-    settings = load_settings()
+    settings = command_settings(args)
     for secret in (settings.kafka.sasl_password, settings.kafka.ssl_key_password):
         if secret is not None:
             register_secret(secret.get_secret_value())

@@ -30,10 +30,10 @@ from typing import IO, Any, Final
 
 from consumer.commands._help import exit_codes
 from consumer.domain import ConversationRow, ConversationState, derive_row, fold
-from consumer.gctuning import tune_gc_for_batches
 from consumer.genesys.jsonl import FileClock, LineBad, LineEvents, LineUnknownTopic, read_lines
 from consumer.genesys.text import repair_text
 from consumer.genesys.times import format_iso_ms
+from consumer.runtime.gctuning import tune_gc_for_batches
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "ROW_KEYS", "add_arguments", "row_to_json", "run"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.observability.logging import register_secret
 from consumer.ops.migrate import migrate
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "EXAMPLE", "EXIT_CODES", "HELP", "NAME", "add_arguments", "run"]
 
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Apply (or list) pending migrations; see the module docstring."""
     # Step 1.
-    pg = load_settings().postgres
+    pg = command_settings(args).postgres
     secret = pg.migration_dsn or pg.dsn
     dsn = secret.get_secret_value()
     register_secret(dsn)

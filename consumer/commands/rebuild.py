@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.rebuild import Progress, rebuild, rollback
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Rebuild (or roll back) and print what happened."""
-    settings = load_settings()
+    settings = command_settings(args)
     for secret in (settings.postgres.dsn, settings.postgres.migration_dsn):
         if secret is not None:
             register_secret(secret.get_secret_value())

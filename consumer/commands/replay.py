@@ -18,8 +18,9 @@ import argparse
 import sys
 from typing import Final
 
-from consumer.adapters.kafka_groups import KafkaGroupAdmin
-from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.adapters.kafka.groups import KafkaGroupAdmin
+from consumer.adapters.postgres.offsets import OffsetStore
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
 from consumer.observability.logging import configure_logging, register_secret
 from consumer.ops.replay import (
@@ -32,7 +33,6 @@ from consumer.ops.replay import (
     parse_offsets,
     plan,
 )
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -106,7 +106,7 @@ def _partitions(value: str | None) -> list[int] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan; with ``--execute`` apply it."""
-    settings = load_settings()
+    settings = command_settings(args)
     register_secret(settings.postgres.dsn.get_secret_value())
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     group_id = args.group_id or settings.consumer.group_id

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
+from consumer.app.settings import command_settings
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE
 from consumer.commands._help import exit_codes
 from consumer.ops.schemas import CheckReport, check_local, check_registry, default_schema_dir, register
-from consumer.settings import Settings, load_settings
+from consumer.settings import Settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "run"]
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "check":
         report = check_local(schema_dir, args.history_dir)
         if args.registry:
-            settings = load_settings()
+            settings = command_settings(args)
             registry = SchemaRegistry(settings.schema_registry)
             try:
                 remote = check_registry(registry, _subjects(settings), schema_dir)
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             print("schemas: compatible")
             return 0
         return 1
-    settings = load_settings()
+    settings = command_settings(args)
     registry = SchemaRegistry(settings.schema_registry)
     try:
         ids = register(registry, _subjects(settings), schema_dir)

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.postgres.store import PostgresStore
+from consumer.app.settings import command_settings
 from consumer.commands._help import exit_codes
-from consumer.known import parse
+from consumer.consume.known import parse
 from consumer.observability.logging import configure_logging, register_secret
-from consumer.settings import load_settings
 
 __all__ = ["DESCRIPTION", "HELP", "NAME", "add_arguments", "iso", "jsonable", "run"]
 
@@ -70,7 +70,7 @@ def _table(title: str, rows: Sequence[tuple[Any, int]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print one conversation or the counts."""
-    settings = load_settings()
+    settings = command_settings(args)
     register_secret(settings.postgres.dsn.get_secret_value())
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     with PostgresStore(settings.postgres) as store:

@@ -45,7 +45,7 @@ _T = TypeVar("_T")
 
 
 class OffsetStore(Protocol):
-    """The committed offsets (:class:`consumer.adapters.postgres.PostgresStore`)."""
+    """The committed offsets (:class:`consumer.adapters.postgres.store.PostgresStore`)."""
 
     def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]: ...
 

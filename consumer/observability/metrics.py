@@ -17,7 +17,7 @@ partition, consumer group, a small set of outcomes and reasons) and never a conv
   same values from every replica: aggregate with ``max by (consumergroup, topic, partition)``) and the
   age is exact (the timestamp of the record at the committed offset). The loop's writes are then ignored.
 - ``convstream_events_total{outcome}``: processed | dlq | skipped | already_folded (an exact re-delivery
-  recognised before decoding: see :mod:`consumer.known`).
+  recognised before decoding: see :mod:`consumer.consume.known`).
 - ``convstream_batch_duration_seconds``, ``convstream_batch_events``: histograms per committed batch.
 - ``convstream_rows_written_total{result}``: inserted | updated | unchanged (unchanged includes rows whose
   folded state did not change and were therefore not sent to Postgres).
@@ -42,7 +42,8 @@ partition, consumer group, a small set of outcomes and reasons) and never a conv
   row (one observation per row, not per event, to keep the hot path cheap).
 - ``convstream_retries_total{dependency}``: transient failures retried (broker | registry | store).
 - ``convstream_offset_resets_total{topic}``: partitions whose offset stored in Postgres lay beyond the log
-  end (the topic was recreated) and that were rewound to the log start (:mod:`consumer.pipeline_offsets`).
+  end (the topic was recreated) and that were rewound to the log start
+  (:mod:`consumer.consume.pipeline_offsets`).
 
 Every label value of a fixed set (outcomes, results, DLQ reasons, dependencies) is initialized at 0, so
 dashboards and alerts see a series (``rate(...) == 0``) instead of nothing before the first occurrence.
@@ -61,7 +62,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 __all__ = ["DEPENDENCIES", "DLQ_REASONS", "LAG_LABELS", "MISROUTED_KINDS", "ConsumerMetrics"]
 
 LAG_LABELS = ("consumergroup", "topic", "partition")
-#: ``convstream_dlq_records_total{reason}`` values (``consumer.dlq`` / the pipeline's poison classes).
+#: ``convstream_dlq_records_total{reason}`` values (``consumer.consume.dlq`` / the pipeline's poison classes).
 DLQ_REASONS = ("framing", "unknown_schema", "payload", "invalid_event", "fold", "store", "unindexable_key")
 #: ``convstream_misrouted_records_total{kind}`` values.
 MISROUTED_KINDS = ("null", "other")

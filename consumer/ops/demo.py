@@ -6,7 +6,7 @@ Guarantees:
    fresh devstack and again on a used one; names come from the settings (group ``convstream`` by default).
 2. The simulator runs in real time (:mod:`consumer.simulate.realtime`: its clock is the wall clock from
    the start, arrivals at ``arrival_rate``, handle times of ``handle_time_s``) and is published through the
-   bridge's own publish path (:class:`consumer.bridge.Bridge`) for ``seconds``; the consumer is a real
+   bridge's own publish path (:class:`consumer.bridge.publish.Bridge`) for ``seconds``; the consumer is a real
    ``convstream consume`` subprocess (its JSON logs go to a file, not the screen).
 3. One progress line (refreshed in place on a TTY, one log line every few seconds otherwise): elapsed,
    events published, events/s consumed (committed offsets in Postgres), lag, and the contact center now:
@@ -36,15 +36,16 @@ from typing import Any, Final, TextIO
 import psycopg
 from psycopg import sql as pgsql
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.postgres import PostgresStore
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
-from consumer.bridge import Bridge, BridgeItem, BridgeSummary
-from consumer.bridge_sources import directory_records, simulator_items
+from consumer.bridge.publish import Bridge, BridgeSummary
+from consumer.bridge.sources import directory_records, simulator_items
 from consumer.codec.avro import encode_event, encode_queue
 from consumer.codec.schemas import CONVERSATION_EVENT, QUEUE, schema_text
 from consumer.errors import ConvstreamError, TransientError
 from consumer.ops.migrate import migrate
+from consumer.ports import BridgeItem
 from consumer.settings import Settings
 from consumer.simulate import Simulation, SimulationOptions, live, paced
 

@@ -43,8 +43,8 @@ from typing import Any, Final
 import psycopg
 from psycopg import sql
 
-from consumer.adapters.postgres_dsn import check_dsn
-from consumer.adapters.postgres_errors import translate
+from consumer.adapters.postgres.dsn import check_dsn
+from consumer.adapters.postgres.errors import translate
 from consumer.errors import StoreError
 
 __all__ = ["LOCK_KEY", "Migration", "MigrationReport", "discover", "migrate", "render"]

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
-from consumer.adapters.kafka import KafkaAdmin
-from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.adapters.postgres.offsets import OffsetStore
+from consumer.consume.pipeline import Pipeline
 from consumer.errors import ConvstreamError, StoreUnavailableError
 from consumer.ops.rebuild_compare import compare_sample
 from consumer.ops.rebuild_sql import create_shadow
 from consumer.ops.rebuild_swap import Offsets, SwapNames, last_swap, swap
-from consumer.pipeline import Pipeline
 from consumer.settings import Settings
 
 __all__ = ["Progress", "RebuildResult", "create_shadow", "rebuild", "rollback"]
@@ -182,7 +182,7 @@ def rebuild(
     build_timeout: float = 24 * 3600.0,
 ) -> RebuildResult:
     """Rebuild the conversation table (see the module docstring)."""
-    from consumer.commands.consume import build_pipeline  # the wiring of `convstream consume`
+    from consumer.consume.wiring import build_pipeline  # the wiring of `convstream consume`
 
     live, group = settings.postgres.table, settings.consumer.group_id
     ts = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from consumer.adapters.postgres_errors import translate
+from consumer.adapters.postgres.errors import translate
 from consumer.settings import PostgresSettings
 
 __all__ = ["IGNORED", "compare_sample"]

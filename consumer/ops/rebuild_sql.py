@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from consumer.adapters.postgres_errors import translate
+from consumer.adapters.postgres.errors import translate
 from consumer.ops.migrate import discover, render
 from consumer.settings import PostgresSettings
 

@@ -15,7 +15,7 @@ Delivery contract of :func:`swap` (steps in code order, one transaction on the m
 5. Offsets: the frozen live offsets are saved under the retired namespace (what a rollback hands back);
    the live group's offsets become the shadow's; the shadow's namespace is deleted.
 6. History row in ``conversation_swap``; bump the live group's replay generation (idle live consumers
-   re-seek at once through :mod:`consumer.replay_watch`).
+   re-seek at once through :mod:`consumer.consume.replay_watch`).
 7. Without ``keep_old``, drop the retired table. Commit.
 
 When the transaction commits, each live consumer blocked at its fence re-evaluates it against the new
@@ -34,7 +34,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from consumer.adapters.postgres_errors import translate
+from consumer.adapters.postgres.errors import translate
 from consumer.errors import StoreError
 from consumer.ops.rebuild_sql import drop_table, rename_table, table_exists
 from consumer.settings import PostgresSettings

@@ -10,8 +10,8 @@ Guarantees of :func:`execute` (steps in code order):
    ``kafka-consumer-groups``). With running consumers the broker refuses that, and it is not needed:
    the consumers commit the new positions to Kafka with their next batches.
 
-What the running consumers do with ``--coordinate`` (see :mod:`consumer.replay_watch`): every couple of
-seconds they read the generation; on a change they drop every fetched record and seek each owned
+What the running consumers do with ``--coordinate`` (see :mod:`consumer.consume.replay_watch`): every couple
+of seconds they read the generation; on a change they drop every fetched record and seek each owned
 partition to its stored offset. Nothing is restarted and no rebalance happens.
 
 Why the fence cannot be defeated. A consumer's batch of partition *p* carries ``start_offset`` = the
@@ -44,8 +44,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from consumer.adapters.kafka_groups import GroupState, KafkaGroupAdmin
-from consumer.adapters.postgres_offsets import OffsetStore
+from consumer.adapters.kafka.groups import GroupState, KafkaGroupAdmin
+from consumer.adapters.postgres.offsets import OffsetStore
 from consumer.errors import ConvstreamError
 
 __all__ = [

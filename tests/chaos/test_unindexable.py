@@ -21,12 +21,12 @@ from confluent_kafka import Producer
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.dlq import HEADER_OFFSET, HEADER_PARTITION
+from consumer.consume.dlq import HEADER_OFFSET, HEADER_PARTITION
 from tests.chaos.harness import Result, finish, install_audit, measure, pick, recover
 from tests.fixtures.e2e import PARTITIONS, E2EStack, Proc, seeded_random
 from tests.integration.test_consumer import _dead_letters, _schema_id
 from tests.integration.test_consumer_unindexable import _long_queue_event, _random_text
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.chaos
 

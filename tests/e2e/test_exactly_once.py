@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWrite
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.domain import derive_row, state_to_json
 from consumer.errors import FencedError
+from consumer.ports import BatchWrite, PartitionAdvance, RowWrite
 from consumer.settings import PostgresSettings
 from tests.fixtures.e2e import (
     DISORDER_IGNORED,
@@ -181,7 +181,7 @@ def test_reconsume_from_earliest_changes_nothing(e2e: E2EStack) -> None:
     result = e2e.run("consume", "--until-end", timeout=180)
     totals = consume_totals(result.stdout)
     assert totals["processed"] + totals["already_folded"] >= sim.messages, totals
-    assert totals["already_folded"] > 0, totals  # recognised without decoding (consumer.known)
+    assert totals["already_folded"] > 0, totals  # recognised without decoding (consumer.consume.known)
 
     assert e2e.raw_rows() == before
     e2e.assert_offsets_at_end()

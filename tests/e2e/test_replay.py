@@ -22,8 +22,9 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.adapters.kafka_groups import KafkaGroupAdmin
-from consumer.commands.consume import build_pipeline, end_offsets
+from consumer.adapters.kafka.groups import KafkaGroupAdmin
+from consumer.commands.consume import end_offsets
+from consumer.consume.wiring import build_pipeline
 from consumer.domain import LOGIC_VERSION
 from consumer.settings import KafkaSettings, Settings, load_settings
 from tests.fixtures.e2e import E2EStack, Proc, assert_rows_match, consume_totals, db_row_to_fold, split_jsonl
@@ -64,7 +65,7 @@ def test_replay_to_earliest_with_unchanged_logic_changes_no_row(e2e: E2EStack) -
     totals = _totals(again.stdout)
     assert (totals["rows_inserted"], totals["rows_updated"]) == (0, 0)
     assert totals["processed"] + totals["already_folded"] == sum(ends.values())
-    # Most records are recognised in their rows' folded_digests and never decoded again (consumer.known);
+    # Most records are recognised in their rows' folded_digests and never decoded again (consume/known.py);
     # the rest (their conversation was unchanged by their first batch) are folded again, to no effect.
     assert totals["already_folded"] > sum(ends.values()) // 2, totals
     assert e2e.raw_rows() == before  # db_last_updated included
@@ -172,7 +173,7 @@ def _settings(e2e: E2EStack, monkeypatch: pytest.MonkeyPatch, **extra: str) -> S
 
 
 def _consume_in_process(settings: Settings, group: str | None = None) -> dict[str, int]:
-    from consumer.adapters.kafka import KafkaAdmin
+    from consumer.adapters.kafka.client import KafkaAdmin
 
     with ExitStack() as stack:
         pipeline, _store, _health, _prom = build_pipeline(settings, stack, group)

@@ -16,14 +16,14 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition, murmur2
 
 from consumer import cli
-from consumer.adapters.kafka import KafkaAdmin
-from consumer.bridge_sources import simulator_items
+from consumer.adapters.kafka.client import KafkaAdmin
+from consumer.bridge.sources import simulator_items
 from consumer.codec.avro import decode_event, decode_queue
 from consumer.codec.schemas import parse
 from consumer.codec.wire import split
 from consumer.domain.events import ConversationEvent, ConversationSnapshot, DetailEvent
 from consumer.settings import KafkaSettings, TopicSettings
-from tests.unit.test_bridge import HEARTBEAT, UNKNOWN, detail_line, snapshot_line
+from tests.unit.bridge.test_bridge import HEARTBEAT, UNKNOWN, detail_line, snapshot_line
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from consumer import cli
-from consumer.bridge_sources import simulator_items
-from consumer.bridge_workers import shard_options
+from consumer.bridge.sources import simulator_items
+from consumer.bridge.workers import shard_options
 from consumer.codec.avro import decode_event, decode_queue
 from consumer.commands import simulate as simulate_command
 from consumer.domain.events import ConversationEvent

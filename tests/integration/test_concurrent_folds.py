@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_sql import CONVERSATION_LOCK_CLASS
-from consumer.adapters.postgres_types import BatchWrite, ErrorMark, PartitionAdvance
+from consumer.adapters.postgres.sql import CONVERSATION_LOCK_CLASS
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.errors import ConcurrentFoldError
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance
 from consumer.settings import PostgresSettings
 from tests.integration.test_postgres_store import make_write
 

@@ -18,8 +18,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.commands.consume import build_pipeline, end_offsets
-from consumer.dlq import (
+from consumer.commands.consume import end_offsets
+from consumer.consume.dlq import (
     HEADER_CLASS,
     HEADER_MESSAGE,
     HEADER_OFFSET,
@@ -28,9 +28,10 @@ from consumer.dlq import (
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
+from consumer.consume.wiring import build_pipeline
 from consumer.settings import load_settings
 from tests.fixtures.e2e import DISORDER_IGNORED, E2EStack, assert_rows_match
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +122,7 @@ def test_poison_records_go_to_the_dlq_and_good_ones_land(
     settings = load_settings()
     with ExitStack() as stack:
         pipeline, store, _health, prom = build_pipeline(settings, stack)
-        from consumer.adapters.kafka import KafkaAdmin
+        from consumer.adapters.kafka.client import KafkaAdmin
 
         totals = pipeline.run(end_offsets(KafkaAdmin(settings.kafka), settings))
         rows = store.conversation_rows(["good-1", "good-2", "good-3", "bad-garbage", "bad-unframed"])

@@ -14,17 +14,18 @@ from contextlib import ExitStack
 import pytest
 from confluent_kafka import Producer
 
-from consumer.adapters.kafka import KafkaAdmin
+from consumer.adapters.kafka.client import KafkaAdmin
 from consumer.adapters.schema_registry import SchemaRegistry, subject_for
 from consumer.codec.avro import encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, schema_text
 from consumer.codec.wire import frame
-from consumer.commands.consume import build_pipeline, end_offsets
-from consumer.pipeline_offsets import REWIND_MESSAGE
+from consumer.commands.consume import end_offsets
+from consumer.consume.pipeline_offsets import REWIND_MESSAGE
+from consumer.consume.wiring import build_pipeline
 from consumer.settings import SchemaRegistrySettings, TopicSettings, load_settings
 from tests.fixtures.e2e import PARTITIONS, E2EStack
 from tests.fixtures.services import wait_until
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def test_a_recreated_topic_is_consumed_from_its_log_start(
         if name.startswith("CONVSTREAM_"):
             monkeypatch.setenv(name, value)
     settings = load_settings()
-    with ExitStack() as stack, caplog.at_level(logging.ERROR, logger="consumer.pipeline_offsets"):
+    with ExitStack() as stack, caplog.at_level(logging.ERROR, logger="consumer.consume.pipeline_offsets"):
         pipeline, store, _health, prom = build_pipeline(settings, stack)
         totals = pipeline.run(end_offsets(KafkaAdmin(settings.kafka), settings))
         rows = store.conversation_rows(new + old)

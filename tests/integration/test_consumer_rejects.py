@@ -9,16 +9,17 @@ from contextlib import ExitStack
 import pytest
 from confluent_kafka import Producer
 
-from consumer.adapters.kafka import KafkaAdmin
+from consumer.adapters.kafka.client import KafkaAdmin
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.commands.consume import build_pipeline, end_offsets
-from consumer.dlq import HEADER_CLASS, HEADER_REASON
+from consumer.commands.consume import end_offsets
+from consumer.consume.dlq import HEADER_CLASS, HEADER_REASON
+from consumer.consume.wiring import build_pipeline
 from consumer.domain.events import ConversationSnapshot, Participant
 from consumer.settings import load_settings
 from tests.fixtures.e2e import E2EStack
 from tests.integration.test_consumer import _dead_letters, _schema_id
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from confluent_kafka import Producer
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.dlq import HEADER_CLASS, HEADER_REASON
+from consumer.consume.dlq import HEADER_CLASS, HEADER_REASON
 from consumer.domain.events import ConversationSnapshot, Participant
 from tests.fixtures.e2e import E2EStack
 from tests.integration.test_consumer import _dead_letters, _schema_id
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

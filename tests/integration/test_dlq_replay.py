@@ -18,10 +18,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from consumer.codec.avro import encode_event
 from consumer.codec.wire import frame
-from consumer.dlq_replay import HEADER_REPLAYED_FROM
+from consumer.consume.dlq_replay import HEADER_REPLAYED_FROM
 from tests.fixtures.e2e import E2EStack
 from tests.integration.test_consumer import _schema_id
-from tests.unit.pipeline_fakes import make_event
+from tests.unit.consume.pipeline_fakes import make_event
 
 pytestmark = pytest.mark.integration
 

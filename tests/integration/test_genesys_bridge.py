@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from consumer.adapters.kafka import KafkaAdmin
+from consumer.adapters.kafka.client import KafkaAdmin
 from consumer.codec.avro import decode_event, decode_queue
 from consumer.domain.fold import fold
 from consumer.domain.row import derive_row

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from consumer.bridge import BridgeItem
 from consumer.codec.avro import QueueRecord
 from consumer.domain.events import ConversationEvent
 from consumer.domain.fold import fold
 from consumer.domain.row import derive_row
-from consumer.genesys.analytics import AnalyticsReader
-from consumer.genesys.client import GenesysClient
-from consumer.genesys.metrics import GenesysMetrics
-from consumer.genesys.source import GenesysSource
+from consumer.genesys.cloud.analytics import AnalyticsReader
+from consumer.genesys.cloud.client import GenesysClient
+from consumer.genesys.cloud.metrics import GenesysMetrics
+from consumer.genesys.cloud.source import GenesysSource
 from consumer.genesys.times import parse_time
+from consumer.ports import BridgeItem
 from consumer.settings import BackfillSettings, GenesysSettings
 from consumer.simulate import SimulationOptions
 from tests.fakes.genesys import FakeGenesys

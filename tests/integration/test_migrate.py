@@ -14,12 +14,12 @@ import psycopg.sql
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance, RowWrite
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.commands import migrate as migrate_command
 from consumer.domain import LOGIC_VERSION, ConversationRow, ConversationState, state_to_json
 from consumer.errors import StoreError
 from consumer.ops.migrate import LOCK_KEY, MigrationReport, discover, migrate
+from consumer.ports import BatchWrite, PartitionAdvance, RowWrite
 from consumer.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration

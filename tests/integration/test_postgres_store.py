@@ -12,18 +12,11 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import (
-    BatchWrite,
-    ErrorMark,
-    PartitionAdvance,
-    QueueInfo,
-    RowWrite,
-    WriteMethod,
-)
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.domain import LOGIC_VERSION, ConversationRow, ConversationState, state_to_json
 from consumer.errors import FencedError, StoreError, StoreUnavailableError
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance, QueueInfo, RowWrite, WriteMethod
 from consumer.settings import PostgresSettings
 
 pytestmark = pytest.mark.integration

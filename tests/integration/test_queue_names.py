@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, ErrorMark, PartitionAdvance, QueueInfo, WriteMethod
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, ErrorMark, PartitionAdvance, QueueInfo, WriteMethod
 from consumer.settings import PostgresSettings
 from tests.integration.test_postgres_store import GROUP, T0, TOPIC, make_write
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from consumer.adapters.kafka import KafkaAdmin, KafkaProducerAdapter
-from consumer.adapters.kafka_consumer import TP, KafkaConsumerAdapter, Record
+from consumer.adapters.kafka.client import KafkaAdmin, KafkaProducerAdapter
+from consumer.adapters.kafka.consumer import KafkaConsumerAdapter
 from consumer.errors import ConfigError
+from consumer.ports import TP, Record
 from consumer.settings import ConsumerSettings, KafkaSettings
 from tests.fixtures.security import security_env
 from tests.fixtures.services import ROOT, make_unique_name

@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_errors import translate
-from consumer.adapters.postgres_types import BatchWrite
+from consumer.adapters.postgres.errors import translate
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.errors import StoreError, StoreUnavailableError
+from consumer.ports import BatchWrite
 from consumer.settings import PostgresSettings
 from tests.fixtures.security import security_env
 from tests.fixtures.services import ROOT, make_unique_name

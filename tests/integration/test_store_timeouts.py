@@ -6,10 +6,10 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from consumer.adapters.postgres import PostgresStore
-from consumer.adapters.postgres_types import BatchWrite, PartitionAdvance
+from consumer.adapters.postgres.store import PostgresStore
 from consumer.errors import StoreUnavailableError
 from consumer.ops.migrate import migrate
+from consumer.ports import BatchWrite, PartitionAdvance
 from consumer.settings import PostgresSettings
 from tests.integration.test_postgres_store import GROUP, TOPIC, make_write
 

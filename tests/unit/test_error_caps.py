@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from consumer.adapters.kafka_consumer import Record
-from consumer.dlq import HEADER_MESSAGE, Poison, dead_letter_headers
+from consumer.consume.dlq import HEADER_MESSAGE, Poison, dead_letter_headers
 from consumer.errors import MAX_MESSAGE_BYTES, PayloadDecodeError, cap_message
-from tests.unit.pipeline_fakes import EVENTS
+from consumer.ports import Record
+from tests.unit.consume.pipeline_fakes import EVENTS
 
 
 def test_short_messages_are_kept_whole() -> None:

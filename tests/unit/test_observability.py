@@ -11,15 +11,15 @@ from collections.abc import Mapping
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumer.bridge import BridgeSummary
-from consumer.errors import BrokerUnavailableError, ConfigError, StoreUnavailableError
-from consumer.observability.bridge_metrics import (
+from consumer.bridge.metrics import (
     BRIDGE_METRICS_PORT,
     BridgeCollector,
     BridgeHealth,
     bridge_metrics_port,
     serve_bridge_metrics,
 )
+from consumer.bridge.publish import BridgeSummary
+from consumer.errors import BrokerUnavailableError, ConfigError, StoreUnavailableError
 from consumer.observability.health import HealthServer, HealthState
 from consumer.observability.lag import LagMonitor
 from consumer.observability.metrics import DLQ_REASONS, ConsumerMetrics
@@ -347,7 +347,7 @@ def test_bridge_health_and_default_port() -> None:
 
 @pytest.mark.parametrize("reason", ["closed", "heartbeat", "gone", "socket_closing"])
 def test_genesys_reconnect_reasons_exist_at_zero(reason: str) -> None:
-    from consumer.genesys.metrics import GenesysMetrics
+    from consumer.genesys.cloud.metrics import GenesysMetrics
 
     registry = CollectorRegistry()
     GenesysMetrics(registry)

@@ -16,17 +16,27 @@ import pytest
 PURE_MODULES = (
     "consumer.domain",
     "consumer.codec",
+    "consumer.ports",
     *(
         f"consumer.genesys.{name}"
         for name in (
-            "_fast", "_fields", "details", "entries", "enums", "jsonl", "normalize", "pii", "records",
-            "regions", "snapshots", "text", "times",
+            "_fast", "_fields", "details", "entries", "enums", "jsonl", "keys", "normalize", "pii",
+            "records", "regions", "snapshots", "text", "times",
         )
     ),
 )  # fmt: skip
-#: The Genesys modules that do I/O (HTTP, websockets, clock, logging): every other one must be listed above.
+#: The Genesys modules that do I/O (HTTP, websockets, clock, logging), in ``consumer/genesys/cloud/``: every
+#: module directly in ``consumer/genesys/`` must be listed above.
 GENESYS_IO_MODULES = frozenset(
-    {"analytics", "auth", "client", "directory", "metrics", "notifications", "runtime", "source"}
+    {"analytics", "auth", "client", "directory", "metrics", "notifications", "source"}
+)
+#: Core modules that may log or keep time but must not load a client library, even indirectly: they talk to
+#: Kafka and PostgreSQL only through :mod:`consumer.ports`.
+CLIENT_FREE_MODULES = (
+    "consumer.ports",
+    "consumer.consume.batching",
+    "consumer.consume.known",
+    "consumer.consume.partitions",
 )
 FORBIDDEN_IMPORTS = (
     "confluent_kafka", "psycopg", "psycopg_pool", "httpx", "httpx2", "requests", "prometheus_client",
@@ -67,7 +77,9 @@ def test_every_genesys_module_is_classified() -> None:
     listed = {m.rsplit(".", 1)[1] for m in PURE_MODULES if m.startswith("consumer.genesys.")}
     on_disk = {p.stem for p in (ROOT / "consumer" / "genesys").glob("*.py") if p.stem != "__init__"}
     assert listed.isdisjoint(GENESYS_IO_MODULES)
-    assert on_disk == listed | GENESYS_IO_MODULES, "classify new Genesys modules as pure or I/O"
+    cloud = {p.stem for p in (ROOT / "consumer" / "genesys" / "cloud").glob("*.py") if p.stem != "__init__"}
+    assert on_disk == listed, "classify new Genesys modules as pure (or move I/O ones to genesys/cloud/)"
+    assert cloud == GENESYS_IO_MODULES, "classify new Genesys modules as pure or I/O"
 
 
 @functools.cache
@@ -85,6 +97,19 @@ def _loaded() -> tuple[str, ...]:
 def test_importing_the_pure_core_pulls_in_no_io_client() -> None:
     bad = sorted(m for m in _loaded() if any(m == f or m.startswith(f + ".") for f in FORBIDDEN_IMPORTS))
     assert bad == [], f"pure core imports I/O modules: {bad}"
+
+
+@pytest.mark.parametrize("module", CLIENT_FREE_MODULES)
+def test_core_module_loads_no_client_library(module: str) -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = json.loads(out.stdout)
+    bad = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN_IMPORTS))
+    assert bad == [], f"{module} loads client libraries: {bad}"
 
 
 def _sources() -> list[Path]:

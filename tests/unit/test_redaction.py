@@ -46,7 +46,7 @@ def test_log_lines_never_carry_url_credentials() -> None:
 def test_check_shows_the_registry_url_without_its_credentials(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(check, "load_settings", lambda: None)
+    monkeypatch.setattr(check, "command_settings", lambda args: None)
     monkeypatch.setattr(check, "_probes", lambda settings, timeout: {"registry": (SECRET_URL, lambda: None)})
     assert check.run(argparse.Namespace(only=None, timeout=1.0)) == 0
     out = capsys.readouterr().out

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.bridge_sources import stream_items
+from consumer.bridge.sources import stream_items
 from consumer.codec.avro import decode_event, encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, current
 from consumer.commands.fold import row_to_json
@@ -36,7 +36,7 @@ from consumer.domain.row import derive_row
 from consumer.errors import NormalizeError
 from consumer.genesys.jsonl import FileClock
 from consumer.genesys.normalize import Normalized, normalize_message
-from tests.unit.test_bridge import RecordingPublisher, make_bridge
+from tests.unit.bridge.test_bridge import RecordingPublisher, make_bridge
 
 ROOT = Path(__file__).resolve().parents[3]
 DUMP = ROOT / "tests" / "data" / "sdk" / "attribute_maps.json"

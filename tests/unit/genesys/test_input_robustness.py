@@ -12,19 +12,20 @@ from typing import Any, cast
 
 import pytest
 
-from consumer.bridge import BadLine, Bridge
-from consumer.bridge_sources import stream_items
+from consumer.bridge.publish import Bridge
+from consumer.bridge.sources import stream_items
 from consumer.cli import main
 from consumer.codec.avro import decode_event, encode_event
 from consumer.codec.schemas import CONVERSATION_EVENT, current
 from consumer.domain.events import ConversationSnapshot, DetailEvent
 from consumer.errors import NormalizeError
-from consumer.genesys.analytics import AnalyticsReader
+from consumer.genesys.cloud.analytics import AnalyticsReader
+from consumer.genesys.cloud.source import backfill_items
 from consumer.genesys.jsonl import FileClock, LineEvents, read_lines
 from consumer.genesys.normalize import Normalized, compute_event_id, normalize_message
-from consumer.genesys.source import backfill_items
 from consumer.genesys.times import MAX_TIME_MS, MIN_TIME_MS, format_iso_ms, parse_time
-from tests.unit.test_bridge import RecordingPublisher, make_bridge
+from consumer.ports import BadLine
+from tests.unit.bridge.test_bridge import RecordingPublisher, make_bridge
 
 T0 = 1_735_725_600_000  # 2025-01-01T10:00:00Z
 
@@ -270,7 +271,7 @@ def test_fold_command_reports_hostile_lines_without_a_traceback(
 
 
 def test_websocket_messages_with_lone_surrogates_are_decoded_not_dropped() -> None:
-    from consumer.genesys.notifications import _loads
+    from consumer.genesys.cloud.notifications import _loads
 
     raw = json.dumps(detail(ani="\ud800")).encode()  # json writes the escape: legal JSON, orjson refuses it
     message = _loads(raw)
@@ -284,7 +285,7 @@ def test_an_api_body_that_is_not_json_is_a_retryable_genesys_error() -> None:
     import httpx
 
     from consumer.errors import GenesysUnavailableError
-    from consumer.genesys.client import _decoded
+    from consumer.genesys.cloud.client import _decoded
 
     for content in (b'{"conversations": [', b"[" * 100_000):
         with pytest.raises(GenesysUnavailableError, match="not JSON"):
@@ -295,7 +296,7 @@ def test_an_api_body_that_is_not_json_is_a_retryable_genesys_error() -> None:
 def test_queue_directory_names_with_lone_surrogates_are_repaired(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from consumer.bridge_sources import queue_records
+    from consumer.bridge.sources import queue_records
     from consumer.codec.avro import encode_queue
 
     line = json.dumps({"id": "q1", "name": "Sales \ud83d", "divisionId": "d\udc00"}).encode()
@@ -342,9 +343,9 @@ def test_a_backfill_genesys_refuses_is_counted_and_the_gap_closed_not_fatal() ->
     from prometheus_client import CollectorRegistry
     from pydantic import SecretStr
 
-    from consumer.genesys.client import GenesysClient
-    from consumer.genesys.metrics import GenesysMetrics
-    from consumer.genesys.source import Gap, GenesysSource
+    from consumer.genesys.cloud.client import GenesysClient
+    from consumer.genesys.cloud.metrics import GenesysMetrics
+    from consumer.genesys.cloud.source import Gap, GenesysSource
     from consumer.settings import GenesysSettings
 
     registry = CollectorRegistry()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from consumer.consume.partitions import Partitions
+from consumer.consume.replay_watch import ReplayWatch
 from consumer.errors import StoreError, StoreUnavailableError
 from consumer.ops.replay import (
     PartitionPlan,
@@ -14,8 +16,6 @@ from consumer.ops.replay import (
     parse_datetime,
     parse_offsets,
 )
-from consumer.partitions import Partitions
-from consumer.replay_watch import ReplayWatch
 
 
 def test_parse_offsets() -> None:

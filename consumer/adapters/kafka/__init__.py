@@ -1,0 +1,1 @@
+"""consumer/adapters/kafka: see README "Repository layout"."""

@@ -1,0 +1,1 @@
+"""consumer/adapters/postgres: see README "Repository layout"."""

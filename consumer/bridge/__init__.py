@@ -1,0 +1,1 @@
+"""consumer/bridge: see README "Repository layout"."""

@@ -1,0 +1,1 @@
+"""consumer/consume: see README "Repository layout"."""

@@ -1,0 +1,1 @@
+"""consumer/genesys/cloud: see README "Repository layout"."""

@@ -1,0 +1,1 @@
+"""consumer/runtime: see README "Repository layout"."""
