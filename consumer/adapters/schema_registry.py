@@ -231,7 +231,22 @@ class SchemaRegistry:
         return parsed
 
     def set_compatibility(self, subject: str, level: str = BACKWARD_TRANSITIVE) -> None:
-        """Set the subject's compatibility level (e.g. ``BACKWARD_TRANSITIVE``)."""
+        """Set the subject's compatibility level (e.g. ``BACKWARD_TRANSITIVE``).
+
+        Two writers may set it at the same moment (two bridge replicas starting): Apicurio then answers
+        the slower one 409, the rule having just been created. The level is read back; when it is
+        already ``level`` that is success, otherwise the set is tried once more (now an update).
+        """
+        try:
+            with self._translated(f"set compatibility of {subject}"):
+                self.client.set_compatibility(subject_name=subject, level=level)
+            return
+        except SchemaCompatibilityError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, SchemaRegistryError) and cause.http_status_code == 409):
+                raise
+        if self.compatibility(subject) == level:
+            return
         with self._translated(f"set compatibility of {subject}"):
             self.client.set_compatibility(subject_name=subject, level=level)
 
